@@ -1,0 +1,111 @@
+"""The synthetic Kinect-like body-part dataset: scenes, images and whole datasets.
+
+Each image has its own generator seeded by (seed, split, index), so an image does not
+depend on which worker made it or in what order, and the same seed gives the same bytes.
+"""
+from functools import partial
+from multiprocessing import Pool
+
+import numpy as np
+from tqdm import tqdm
+
+from . import hdf5
+from .errors import DataError
+from . import labels as L
+from . import poses, render, sensor, skeleton
+
+VERSION = "synthetic-1"
+SPLIT_IDS = {"train": 0, "test": 1}
+HALF_TAN = np.tan(np.radians(render.HFOV_DEG) / 2)
+
+
+def sample_scene(rng):
+    """A person (sizes, pose) placed in front of a camera: 1.5-4.5 m away (mostly 2-3.5 m
+    so that the body is large in the frame), camera 0.7-1.8 m high aimed near the body."""
+    body = skeleton.sample_body(rng)
+    kind, pose = poses.sample_pose(rng)
+    distance = 1.5 + 3.0 * rng.beta(1.8, 4.0)
+    return {
+        "body": body, "pose": pose, "kind": kind, "distance": distance,
+        "offset": distance * HALF_TAN * rng.uniform(-0.15, 0.15),
+        "camera_height": rng.uniform(0.7, 1.8), "aim": rng.normal(0.0, 0.03),
+    }
+
+
+def mirror_scene(scene):
+    """The scene reflected in the camera's vertical centre plane."""
+    return {**scene, "pose": poses.mirror(scene["pose"]), "offset": -scene["offset"]}
+
+
+def render_scene(scene, height, width):
+    """Exact depth (H, W) float64 in metres, background at BACKGROUND_DEPTH, and labels."""
+    prims = skeleton.pose_body(scene["body"], scene["pose"])
+    low, high = skeleton.z_range(prims)
+    # Stand the lowest point on the floor, so no limb goes through it.
+    place = np.array([scene["offset"], scene["distance"], -low])
+    prims = {**prims, "c": prims["c"] + place}
+    camera = np.array([0.0, 0.0, scene["camera_height"]])
+    pitch = np.arctan2((high - low) / 2 - scene["camera_height"], scene["distance"]) + scene["aim"]
+    depth, label = render.cast(render.to_camera(prims, camera, pitch), render.ray_grid(height, width))
+    depth = np.where(label == L.BACKGROUND, render.BACKGROUND_DEPTH, np.minimum(depth, render.BACKGROUND_DEPTH))
+    return depth.reshape(height, width), label.reshape(height, width)
+
+
+def make_image(seed, split, index, height, width):
+    """(noisy depth float32 (H, W), exact labels uint8 (H, W)) of one image."""
+    rng = np.random.default_rng([seed, SPLIT_IDS[split], index])
+    depth, label = render_scene(sample_scene(rng), height, width)
+    return sensor.apply(depth, render.focal_px(width), rng), label
+
+
+def make_split(split, count, height, width, seed, workers=1, progress=False):
+    """Arrays (depth (N,H,W) float32, label (N,H,W) uint8) of a split."""
+    depth = np.empty((count, height, width), np.float32)
+    label = np.empty((count, height, width), np.uint8)
+    job = partial(_image_job, seed, split, height, width)
+    bar = tqdm(total=count, desc=split, unit="img", disable=not progress)
+    with Pool(workers) if workers > 1 else _Serial() as pool:
+        for i, (d, lab) in enumerate(pool.imap(job, range(count), chunksize=8)):
+            depth[i], label[i] = d, lab
+            bar.update()
+    bar.close()
+    return depth, label
+
+
+def _image_job(seed, split, height, width, index):
+    return make_image(seed, split, index, height, width)
+
+
+class _Serial:
+    """Stands in for a Pool when there is one worker (no processes to start)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    @staticmethod
+    def imap(func, items, chunksize):
+        return map(func, items)
+
+
+def make_dataset(out_dir, train=2000, test=500, height=120, width=160, seed=0, workers=1, progress=False):
+    """Generate the dataset into out_dir (see data.hdf5 for the layout); returns the meta
+    dict, whose 'files' maps each split to its .h5 and .txt paths."""
+    for name, value in (("train", train), ("test", test), ("height", height), ("width", width), ("workers", workers)):
+        if int(value) != value or value < 1:
+            raise DataError(f"{name} must be a positive integer, got {value!r}")
+    if height < 8 or width < 8:
+        raise DataError(f"resolution {width}x{height} is too small (at least 8x8)")
+    hdf5.check_out_dir(out_dir)
+    splits = {name: make_split(name, n, height, width, seed, workers, progress)
+              for name, n in (("train", train), ("test", test))}
+    meta = {
+        "generator": VERSION, "seed": seed, "height": height, "width": width,
+        "counts": {"train": train, "test": test}, "names": L.NAMES, "palette": L.PALETTE.tolist(),
+        "background": L.BACKGROUND, "background_depth": render.BACKGROUND_DEPTH,
+        "focal_px": render.focal_px(width),
+    }
+    out = hdf5.write_dataset(out_dir, splits, meta)
+    return {**meta, "files": {n: {"h5": str(out / f"{n}.h5"), "txt": str(out / f"{n}.txt")} for n in splits}}
