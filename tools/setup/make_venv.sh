@@ -10,7 +10,8 @@ PYTHON="${PYTHON:-python3}"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV" \
   || die_manual "'$PYTHON -m venv' failed; install Python 3.11 with its venv module (Debian: apt-get install python3-venv)"
 
-# Reinstall only when the pins or setup.py changed.
+# Reinstall only when the pins or setup.py changed. The editable install is a path entry
+# (compat mode), so packages added later import without reinstalling.
 STAMP="$VENV/.installed"
 WANT=$(cat "$REPO/requirements.txt" "$REPO/setup.py" | sha1sum | cut -d' ' -f1)
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
@@ -18,6 +19,7 @@ if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$REPO/requirements.txt" \
     || die_manual "pip could not install requirements.txt into .venv; check the package index configured for pip"
   "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$REPO" \
+    --config-settings editable_mode=compat \
     || die_manual "pip could not install the project itself (setup.py) into .venv"
   echo "$WANT" > "$STAMP"
 fi

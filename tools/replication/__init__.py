@@ -1,0 +1,1 @@
+"""The replication run's parts: scales, stages under `caffe train`, evaluation, report."""
