@@ -119,9 +119,9 @@ def check_weights(net, weights):
 
 
 def predict(net, output, end, depth, batch_size):
-    """Argmax labels (N, H, W) uint8 of the output blob, batch by batch, with a progress bar."""
+    """Argmax labels (N, H, W) uint8 of the output blob for depth (N, H, W), batch by batch."""
     source = net.inputs[0]
-    preds = np.empty((len(depth),) + depth.shape[2:], dtype=np.uint8)
+    preds = np.empty(depth.shape, dtype=np.uint8)
     for start in tqdm(range(0, len(depth), batch_size), desc="evaluating", unit="batch"):
         batch = depth[start:start + batch_size, None]   # the net takes (N, 1, H, W)
         net.blobs[source].reshape(*batch.shape)
