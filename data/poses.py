@@ -64,10 +64,12 @@ def _structured(kind, rng):
     return pose
 
 
-def sample_pose(rng, structured_share=0.7, facing_share=0.5):
-    """A structured pose with jitter (share structured_share) or uniform within the limits;
-    whole-body yaw over the full circle, but in facing_share of the images roughly towards
-    the camera, as people mostly stand in front of a Kinect; pitch and roll a few degrees."""
+def sample_pose(rng, structured_share=0.75, facing_share=0.6):
+    """(kind, pose): a structured pose with jitter (share structured_share) or a random one,
+    each angle uniform between neutral and a uniform draw within its limits (so that not
+    all joints are at extremes at once). Whole-body yaw covers the full circle, but in
+    facing_share of the images it is near facing the camera, as people mostly stand in
+    front of a Kinect; pitch and roll are a few degrees."""
     if rng.random() < structured_share:
         kind = STRUCTURED[rng.integers(len(STRUCTURED))]
         pose = _structured(kind, rng)
@@ -75,7 +77,8 @@ def sample_pose(rng, structured_share=0.7, facing_share=0.5):
             pose[k] += rng.normal(0.0, 0.12)
     else:
         kind = "random"
-        pose = {k: rng.uniform(lo, hi) for k, (lo, hi) in LIMITS.items()}
+        rest = neutral()
+        pose = {k: rest[k] + rng.uniform() * (rng.uniform(lo, hi) - rest[k]) for k, (lo, hi) in LIMITS.items()}
     pose = {k: float(np.clip(v, *LIMITS[k])) for k, v in pose.items() if k in LIMITS}
     facing = rng.random() < facing_share  # the camera looks along +y, so facing it is yaw = pi
     yaw = np.pi + rng.normal(0.0, 0.6) if facing else rng.uniform(-np.pi, np.pi)
