@@ -4,7 +4,6 @@ al. 2011), trained on a dataset's train split, scored on body-part pixels of its
 
     .venv/bin/python tools/baseline_forest.py datasets/synth
 """
-import argparse
 import sys
 from pathlib import Path
 
@@ -12,8 +11,9 @@ import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from tqdm import tqdm
 
-from data import DataError, read_split
+from data import read_split
 from data import labels as L
+from data.cli import Parser, guarded
 from data.render import BACKGROUND_DEPTH, focal_px
 
 
@@ -51,7 +51,7 @@ def pixels(label, rng, count):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(__doc__)
     ap.add_argument("dataset", help="dataset folder holding train.h5 and test.h5")
     ap.add_argument("--train-images", type=int, default=1000, help="training images used (default 1000)")
     ap.add_argument("--test-images", type=int, default=200, help="test images scored (default 200)")
@@ -62,17 +62,27 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2, help="parallel jobs (default 2)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    try:
-        if min(args.train_images, args.test_images, args.pixels, args.features, args.trees, args.max_depth) < 1:
-            raise DataError("counts and sizes must be positive")
+    if min(args.train_images, args.test_images, args.pixels, args.features, args.trees, args.max_depth) < 1:
+        ap.error("image, pixel, feature and tree counts and --max-depth must be positive")
+
+    def work():
         train = read_split(Path(args.dataset) / "train.h5")
         test = read_split(Path(args.dataset) / "test.h5")
-    except DataError as e:
-        print(f"baseline_forest.py: {e}", file=sys.stderr)
-        return 2
-    rng = np.random.default_rng(args.seed)
-    focal = focal_px(train["depth"].shape[2])
-    offsets = sample_offsets(rng, args.features, reach_m=0.6)
+        rng = np.random.default_rng(args.seed)
+        focal = focal_px(train["depth"].shape[2])
+        offsets = sample_offsets(rng, args.features, reach_m=0.6)
+        forest = fit(train, args, offsets, focal, rng)
+        truth, pred = [], []
+        for depth, label in tqdm(list(zip(test["depth"], test["label"]))[: args.test_images], desc="test"):
+            rows, cols = np.nonzero(label != L.BACKGROUND)
+            truth.append(label[rows, cols])
+            pred.append(forest.predict(features(depth, rows, cols, offsets, focal)))
+        report(np.concatenate(truth), np.concatenate(pred), min(args.test_images, len(test["label"])))
+
+    return guarded(ap.prog, work)
+
+
+def fit(train, args, offsets, focal, rng):
     xs, ys = [], []
     for depth, label in tqdm(list(zip(train["depth"], train["label"]))[: args.train_images], desc="features"):
         rows, cols = pixels(label, rng, args.pixels)
@@ -80,20 +90,16 @@ def main(argv=None):
         ys.append(label[rows, cols])
     forest = RandomForestClassifier(n_estimators=args.trees, max_depth=args.max_depth, min_samples_leaf=5,
                                     n_jobs=args.workers, random_state=args.seed)
-    forest.fit(np.concatenate(xs), np.concatenate(ys))
-    truth, pred = [], []
-    for depth, label in tqdm(list(zip(test["depth"], test["label"]))[: args.test_images], desc="test"):
-        rows, cols = np.nonzero(label != L.BACKGROUND)
-        truth.append(label[rows, cols])
-        pred.append(forest.predict(features(depth, rows, cols, offsets, focal)))
-    truth, pred = np.concatenate(truth), np.concatenate(pred)
+    return forest.fit(np.concatenate(xs), np.concatenate(ys))
+
+
+def report(truth, pred, images):
+    """The paper's metric, how much of the error is left/right confusion, and per part."""
     swapped = (pred == L.MIRROR[truth]) & (pred != truth)
-    print(f"body-part accuracy {np.mean(truth == pred):.3f} over {len(truth)} pixels of "
-          f"{min(args.test_images, len(test['label']))} test images; left/right swaps {swapped.mean():.3f}")
+    print(f"body-part accuracy {np.mean(truth == pred):.3f} over {len(truth)} pixels of {images} test images; "
+          f"left/right swaps {swapped.mean():.3f}")
     for k in range(L.BACKGROUND):
         print(f"  {L.NAMES[k]:8s} {np.mean(pred[truth == k] == k):.3f}")
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

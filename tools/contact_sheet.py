@@ -2,15 +2,14 @@
 
     .venv/bin/python tools/contact_sheet.py datasets/synth/train.h5 --out sheet.png --count 12
 """
-import argparse
 import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from data import DataError, read_split
 from data import labels as L
+from data.cli import Parser, guarded
 
 
 def depth_grey(depth, near=1.0, far=6.0):
@@ -30,7 +29,7 @@ def sheet(depth, label, columns, scale):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(__doc__)
     ap.add_argument("split", help="a split's .h5, or its .txt listing .h5 files")
     ap.add_argument("--out", required=True, help="PNG to write")
     ap.add_argument("--count", type=int, default=12, help="number of images (default 12)")
@@ -38,19 +37,18 @@ def main(argv=None):
     ap.add_argument("--columns", type=int, default=4, help="images per row (default 4)")
     ap.add_argument("--scale", type=int, default=2, help="pixel magnification (default 2)")
     args = ap.parse_args(argv)
-    try:
-        if min(args.count, args.columns, args.scale) < 1 or args.start < 0:
-            raise DataError("--count, --columns and --scale must be positive, --start non-negative")
+    if min(args.count, args.columns, args.scale) < 1 or args.start < 0:
+        ap.error("--count, --columns and --scale must be positive, --start non-negative")
+
+    def work():
         data = read_split(args.split)
         pick = slice(args.start, args.start + args.count)
         if not len(data["depth"][pick]):
             raise DataError(f"{args.split}: has {len(data['depth'])} images, none from {args.start}")
         sheet(data["depth"][pick], data["label"][pick], args.columns, args.scale).save(args.out)
-    except (DataError, OSError) as e:
-        print(f"contact_sheet.py: {e}", file=sys.stderr)
-        return 2
-    print(args.out)
-    return 0
+        print(args.out)
+
+    return guarded(ap.prog, work)
 
 
 if __name__ == "__main__":

@@ -6,28 +6,23 @@ Each source is a bundle file (successive np.save arrays: depths, labels, pixel_i
 pixel_labels[, joints, joint_offsets]) or a folder of NAME_depth.png (16-bit millimetres)
 or NAME_depth.npy (metres) with colour-coded NAME_label.png; see data/real_format.py.
 """
-import argparse
 import sys
 
-from data import DataError
+from data.cli import Parser, guarded
 from data.real_format import MAX_COLOUR_DISTANCE, import_dataset
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(__doc__)
     ap.add_argument("--train", required=True, help="bundle file or image folder of the training split")
     ap.add_argument("--test", required=True, help="bundle file or image folder of the test split")
     ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
     ap.add_argument("--max-colour-distance", type=float, default=MAX_COLOUR_DISTANCE,
                     help=f"furthest a label pixel may be from its palette colour (default {MAX_COLOUR_DISTANCE:g})")
     args = ap.parse_args(argv)
-    try:
-        out = import_dataset(args.out, {"train": args.train, "test": args.test}, args.max_colour_distance)
-    except (DataError, OSError) as e:
-        print(f"import_dataset.py: {e}", file=sys.stderr)
-        return 2
-    print(out)
-    return 0
+    return guarded(ap.prog, lambda: print(
+        import_dataset(args.out, {"train": args.train, "test": args.test}, args.max_colour_distance)))
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,14 +6,14 @@
 Writes OUT/train.h5, OUT/test.h5 (depth, label, index), OUT/train.txt, OUT/test.txt (the
 HDF5Data sources) and OUT/meta.json; the same seed gives byte-identical files.
 """
-import argparse
 import sys
 
-from data import DataError, make_dataset
+from data import make_dataset
+from data.cli import Parser, guarded
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(__doc__)
     ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
     ap.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
     ap.add_argument("--test", type=int, default=500, help="test images (default 500)")
@@ -22,15 +22,13 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)
-    try:
+
+    def work():
         meta = make_dataset(args.out, train=args.train, test=args.test, height=args.height, width=args.width,
                             seed=args.seed, workers=args.workers, progress=True)
-    except (DataError, OSError) as e:
-        print(f"make_dataset.py: {e}", file=sys.stderr)
-        return 2
-    print(meta["files"]["train"]["txt"])
-    print(meta["files"]["test"]["txt"])
-    return 0
+        print(meta["files"]["train"]["txt"], meta["files"]["test"]["txt"], sep="\n")
+
+    return guarded(ap.prog, work)
 
 
 if __name__ == "__main__":

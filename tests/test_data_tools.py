@@ -1,0 +1,89 @@
+"""The data tools: end to end once through a real process, otherwise in-process via main()."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import data
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tool(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tools") / "ds"
+    data.make_dataset(out, train=8, test=4, height=48, width=64, seed=0)
+    return out
+
+
+def test_make_dataset_command(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, str(REPO / "tools" / "make_dataset.py"), "--out", str(tmp_path / "ds"),
+           "--train", "4", "--test", "2", "--height", "24", "--width", "32", "--workers", "2"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(tmp_path / "ds" / "train.txt"), str(tmp_path / "ds" / "test.txt")]
+    assert data.read_split(tmp_path / "ds" / "test.txt")["depth"].shape == (2, 24, 32)
+    bad = subprocess.run(cmd[:4] + ["--train", "0"], capture_output=True, text=True, env=env, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "train must be a positive integer" in bad.stderr
+
+
+def exit_status(main, argv):
+    """main's return value, or the status argparse exits with."""
+    try:
+        return main(argv)
+    except SystemExit as e:
+        return e.code
+
+
+@pytest.mark.parametrize("argv, problem", [
+    (["--train", "x"], "invalid int value"),
+    (["--height", "4"], "too small"),
+    (["--workers", "0"], "workers must be a positive integer"),
+])
+def test_make_dataset_bad_arguments(tmp_path, capsys, argv, problem):
+    assert exit_status(tool("make_dataset").main, ["--out", str(tmp_path / "ds")] + argv) == 2
+    err = capsys.readouterr().err
+    assert problem in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_import_dataset_command(tmp_path, capsys):
+    main = tool("import_dataset").main
+    assert main(["--train", str(tmp_path / "none.npy"), "--test", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "none.npy: no such file" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
+    depth = np.full((2, 6, 8), 6.0, np.float32)
+    label = np.full((2, 6, 8), 19)
+    with open(tmp_path / "b.npy", "wb") as f:
+        for a in (depth, label, np.zeros((0, 3), np.int32), np.zeros(0, np.int32)):
+            np.save(f, a)
+    assert main(["--train", str(tmp_path / "b.npy"), "--test", str(tmp_path / "b.npy"), "--out", str(tmp_path / "o")]) == 0
+    assert (data.read_split(tmp_path / "o" / "train.txt")["label"] == 19).all()
+
+
+def test_contact_sheet(dataset, tmp_path, capsys):
+    main = tool("contact_sheet").main
+    assert main([str(dataset / "train.h5"), "--out", str(tmp_path / "s.png"), "--count", "5", "--columns", "2"]) == 0
+    assert Image.open(tmp_path / "s.png").size == (2 * 2 * 64 * 2, 3 * 48 * 2)
+    assert main([str(dataset / "nope.h5"), "--out", str(tmp_path / "t.png")]) == 2
+    assert "nope.h5: no such file" in capsys.readouterr().err and not (tmp_path / "t.png").exists()
+
+
+def test_baseline_forest_runs(dataset, capsys):
+    argv = [str(dataset), "--train-images", "8", "--test-images", "2", "--pixels", "50", "--features", "20",
+            "--trees", "2", "--workers", "1"]
+    assert tool("baseline_forest").main(argv) == 0
+    assert "body-part accuracy" in capsys.readouterr().out
