@@ -1,0 +1,89 @@
+"""param_str of the CRF layers: a JSON object, validated so that every error names its key.
+
+Both layers share the model keys (labels, edges, chain-store size, seed, backend), so a
+deploy net can take its CRF settings verbatim from the training net.
+"""
+import json
+from types import SimpleNamespace
+
+import sampler
+
+BACKENDS = ("auto", "numpy", "numba", "cupy")
+REQUIRED = object()
+
+
+class ParamError(ValueError):
+    """A bad param_str; the message starts with the layer and the key."""
+
+
+def _int(low, high=None):
+    def check(value):
+        # bool is an int subclass; true/false for a count is a mistake.
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "an integer"
+        if value < low or (high is not None and value > high):
+            return f"an integer in {low}..{high}" if high is not None else f"an integer >= {low}"
+    return check
+
+
+def _choice(*options):
+    def check(value):
+        if value not in options:
+            return "one of " + ", ".join(repr(o) for o in options)
+    return check
+
+
+def _edges(value):
+    try:
+        sampler.parse_edges(value)
+    except (ValueError, TypeError) as e:
+        return f'"window:R", "sparse:d1,d2,...", or a list of [dy, dx] ({e})'
+
+
+MODEL = {
+    "num_labels": (REQUIRED, _int(2, 255)),  # labels are stored as uint8
+    "edges": (REQUIRED, _edges),
+    "num_images": (REQUIRED, _int(1)),
+    "seed": (0, _int(0, 2**63 - 1)),
+    "backend": ("auto", _choice(*BACKENDS)),
+}
+
+LOSS = {
+    **MODEL,
+    "sweeps": (1, _int(1)),
+    "schedule": ("chromatic", _choice("chromatic", "raster")),
+}
+
+INFER = {
+    **MODEL,
+    "method": ("gibbs", _choice("gibbs", "meanfield", "icm")),
+    "burn_in": (20, _int(0)),
+    "samples": (50, _int(1)),
+    "iterations": (10, _int(1)),  # meanfield / icm only
+}
+
+
+def parse(param_str, schema, layer):
+    """The validated settings as a namespace, plus `offsets` (C, 2) from `edges`."""
+    try:
+        given = json.loads(param_str or "{}")
+    except json.JSONDecodeError as e:
+        raise ParamError(f"{layer}: param_str is not JSON ({e}): {param_str!r}") from None
+    if not isinstance(given, dict):
+        raise ParamError(f"{layer}: param_str must be a JSON object, got {param_str!r}")
+    unknown = sorted(set(given) - set(schema))
+    if unknown:
+        raise ParamError(f"{layer}: unknown param_str key(s) {unknown}; known: {sorted(schema)}")
+    values = {}
+    for key, (default, check) in schema.items():
+        if key not in given:
+            if default is REQUIRED:
+                raise ParamError(f"{layer}: param_str key '{key}' is required")
+            values[key] = default
+            continue
+        problem = check(given[key])
+        if problem:
+            raise ParamError(f"{layer}: param_str key '{key}' must be {problem}, got {given[key]!r}")
+        values[key] = given[key]
+    values["offsets"] = sampler.parse_edges(values["edges"])
+    return SimpleNamespace(**values)
