@@ -3,6 +3,7 @@
 Each image has its own generator seeded by (seed, split, index), so an image does not
 depend on which worker made it or in what order, and the same seed gives the same bytes.
 """
+from contextlib import nullcontext
 from functools import partial
 from multiprocessing import Pool
 
@@ -63,31 +64,15 @@ def make_split(split, count, height, width, seed, workers=1, progress=False):
     depth = np.empty((count, height, width), np.float32)
     label = np.empty((count, height, width), np.uint8)
     job = partial(_image_job, seed, split, height, width)
-    bar = tqdm(total=count, desc=split, unit="img", disable=not progress)
-    with Pool(workers) if workers > 1 else _Serial() as pool:
-        for i, (d, lab) in enumerate(pool.imap(job, range(count), chunksize=8)):
+    with Pool(workers) if workers > 1 else nullcontext() as pool:
+        images = pool.imap(job, range(count), chunksize=8) if pool else map(job, range(count))
+        for i, (d, lab) in enumerate(tqdm(images, total=count, desc=split, unit="img", disable=not progress)):
             depth[i], label[i] = d, lab
-            bar.update()
-    bar.close()
     return depth, label
 
 
 def _image_job(seed, split, height, width, index):
     return make_image(seed, split, index, height, width)
-
-
-class _Serial:
-    """Stands in for a Pool when there is one worker (no processes to start)."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    @staticmethod
-    def imap(func, items, chunksize):
-        return map(func, items)
 
 
 def make_dataset(out_dir, train=2000, test=500, height=120, width=160, seed=0, workers=1, progress=False):

@@ -15,14 +15,11 @@ import numpy as np
 from . import labels as L
 from .errors import DataError
 
-SPLITS = ("train", "test")
-
-
 def write_split(path, depth, label):
     """Write one split's .h5 without timestamps, so equal arrays give equal bytes."""
     n = len(depth)
     opts = {"track_times": False, "compression": "gzip", "compression_opts": 1, "shuffle": True}
-    with h5py.File(path, "w", track_order=False) as f:
+    with h5py.File(path, "w") as f:
         chunks = (1, 1) + depth.shape[1:]
         f.create_dataset("depth", data=depth[:, None].astype(np.float32), chunks=chunks, **opts)
         f.create_dataset("label", data=label[:, None].astype(np.float32), chunks=chunks, **opts)

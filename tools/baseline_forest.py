@@ -54,7 +54,7 @@ def main(argv=None):
     ap = Parser(__doc__)
     ap.add_argument("dataset", help="dataset folder holding train.h5 and test.h5")
     ap.add_argument("--train-images", type=int, default=1000, help="training images used (default 1000)")
-    ap.add_argument("--test-images", type=int, default=200, help="test images scored (default 200)")
+    ap.add_argument("--test-images", type=int, default=500, help="test images scored (default 500)")
     ap.add_argument("--pixels", type=int, default=200, help="training pixels per image (default 200)")
     ap.add_argument("--features", type=int, default=200, help="depth-difference features (default 200)")
     ap.add_argument("--trees", type=int, default=20, help="trees (default 20)")
