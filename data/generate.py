@@ -10,10 +10,9 @@ from multiprocessing import Pool
 import numpy as np
 from tqdm import tqdm
 
-from . import hdf5
-from .errors import DataError
+from . import hdf5, poses, render, sensor, skeleton
 from . import labels as L
-from . import poses, render, sensor, skeleton
+from .errors import DataError
 
 VERSION = "synthetic-1"
 SPLIT_IDS = {"train": 0, "test": 1}
@@ -21,8 +20,9 @@ HALF_TAN = np.tan(np.radians(render.HFOV_DEG) / 2)
 
 
 def sample_scene(rng):
-    """A person (sizes, pose) placed in front of a camera: 1.5-4.5 m away (mostly 2-3.5 m
-    so that the body is large in the frame), camera 0.7-1.8 m high aimed near the body."""
+    """A person (sizes, pose) placed in front of a camera: 1.5-4.5 m away (80% of them
+    1.8-3.2 m, so that the body is large in the frame), near the image centre, and the
+    camera 0.7-1.8 m high, aimed at about the body's middle."""
     body = skeleton.sample_body(rng)
     kind, pose = poses.sample_pose(rng)
     distance = 1.5 + 3.0 * rng.beta(1.8, 4.0)

@@ -15,6 +15,7 @@ import numpy as np
 from . import labels as L
 from .errors import DataError
 
+
 def write_split(path, depth, label):
     """Write one split's .h5 without timestamps, so equal arrays give equal bytes."""
     n = len(depth)
@@ -40,6 +41,7 @@ def write_dataset(out_dir, splits, meta):
     out = Path(out_dir).resolve()
     check_out_dir(out)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
@@ -47,13 +49,14 @@ def write_dataset(out_dir, splits, meta):
             write_split(tmp / f"{name}.h5", depth, label)
             (tmp / f"{name}.txt").write_text(f"{out / name}.h5\n")
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        old = out.parent / f".{out.name}.old-{os.getpid()}"
         if out.exists():
             out.rename(old)
         tmp.rename(out)
         shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old.exists() and not out.exists():
+            old.rename(out)
         raise
     return out
 

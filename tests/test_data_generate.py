@@ -146,3 +146,10 @@ def test_refuses_to_replace_a_folder_that_is_not_a_dataset(tmp_path):
     with pytest.raises(data.DataError, match="not a dataset folder"):
         data.make_dataset(tmp_path / "ds", **SMALL)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_replaces_an_earlier_dataset(tmp_path):
+    data.make_dataset(tmp_path / "ds", **SMALL)
+    data.make_dataset(tmp_path / "ds", **{**SMALL, "train": 2})
+    assert len(data.read_split(tmp_path / "ds" / "train.h5")["label"]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]  # no hidden leftovers
