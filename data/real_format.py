@@ -27,11 +27,7 @@ MAX_COLOUR_DISTANCE = 60.0
 def read_source(path, max_colour_distance=MAX_COLOUR_DISTANCE):
     """A bundle file or a folder of images, whichever path is."""
     path = Path(path)
-    if path.is_dir():
-        return read_folder(path, max_colour_distance)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file or folder")
-    return read_bundle(path)
+    return read_folder(path, max_colour_distance) if path.is_dir() else read_bundle(path)
 
 
 def _saturated(path, depth):
@@ -52,6 +48,8 @@ def _check_ids(path, what, ids):
 
 def read_bundle(path):
     path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
     arrays = []
     with open(path, "rb") as f:
         while f.peek(1):  # more bytes: another array follows
@@ -60,7 +58,8 @@ def read_bundle(path):
             try:
                 arrays.append(np.lib.format.read_array(f, allow_pickle=False))
             except (ValueError, OSError, EOFError) as e:
-                raise DataError(f"{path}: array {len(arrays) + 1} ({BUNDLE_NAMES[len(arrays)]}) unreadable: {e}") from None
+                name = BUNDLE_NAMES[len(arrays)]
+                raise DataError(f"{path}: array {len(arrays) + 1} ({name}) unreadable: {e}") from None
     if len(arrays) < 4:
         raise DataError(f"{path}: holds {len(arrays)} arrays, expected at least 4 ({', '.join(BUNDLE_NAMES[:4])})")
     depths, labels, indices, pixel_labels = arrays[:4]

@@ -1,5 +1,4 @@
 """Caffe's own HDF5Data layer reads the dataset files (float, gzip-compressed) as written."""
-import numpy as np
 import pytest
 
 import data

@@ -70,7 +70,8 @@ def test_import_dataset_command(tmp_path, capsys):
     with open(tmp_path / "b.npy", "wb") as f:
         for a in (depth, label, np.zeros((0, 3), np.int32), np.zeros(0, np.int32)):
             np.save(f, a)
-    assert main(["--train", str(tmp_path / "b.npy"), "--test", str(tmp_path / "b.npy"), "--out", str(tmp_path / "o")]) == 0
+    bundle = str(tmp_path / "b.npy")
+    assert main(["--train", bundle, "--test", bundle, "--out", str(tmp_path / "o")]) == 0
     assert (data.read_split(tmp_path / "o" / "train.txt")["label"] == 19).all()
 
 
