@@ -59,7 +59,7 @@ class GibbsCRFLoss(caffe.Layer):
         if bottom[2].data.size != n:
             raise BlobError(f"{NAME}: bottom[2] (index) has shape {tuple(bottom[2].data.shape)}, "
                             f"expected {n} image indices")
-        top[0].reshape(1)
+        top[0].reshape()  # a scalar, like Caffe's own loss layers
 
     def forward(self, bottom, top):
         p = self.p
@@ -75,10 +75,10 @@ class GibbsCRFLoss(caffe.Layer):
         self.blobs[1].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps)
         self.truth, self.sample = truth, labels
         pll = sampler.pseudo_log_likelihood(scores, truth, theta, p.offsets)
-        top[0].data[0] = -pll.sum() / truth.size
+        top[0].data[...] = -pll.sum() / truth.size
 
     def backward(self, top, propagate_down, bottom):
-        scale = top[0].diff[0] / self.truth.size
+        scale = float(top[0].diff) / self.truth.size
         if propagate_down[0]:
             onehot_difference(bottom[0].diff, self.truth, self.sample, scale)
         counts = (sampler.pair_counts(self.sample, self.p.offsets, self.p.num_labels)

@@ -1,0 +1,166 @@
+"""GibbsCRFLoss under pycaffe: its diffs are an unbiased gradient (checked against exact
+enumeration on a tiny model), its loss is the softmax loss when theta = 0, and bad input
+raises an error that names the blob."""
+import json
+
+import numpy as np
+import pytest
+
+import sampler
+
+pytestmark = pytest.mark.caffe
+
+NET = """force_backward: true
+layer {{ name: "scores" type: "Input" top: "scores" input_param {{ shape {{ dim: {n} dim: {l} dim: {h} dim: {w} }} }} }}
+layer {{ name: "label" type: "Input" top: "label" input_param {{ shape {{ dim: {n} dim: 1 dim: {h} dim: {w} }} }} }}
+layer {{ name: "index" type: "Input" top: "index" input_param {{ shape {{ dim: {n} }} }} }}
+layer {{ name: "crf" type: "Python" bottom: "scores" bottom: "label" bottom: "index" top: "loss" loss_weight: {weight}
+        param {{ lr_mult: 1 decay_mult: 0 }} param {{ lr_mult: 0 decay_mult: 0 }}
+        python_param {{ module: "layers.crf_loss" layer: "GibbsCRFLoss" param_str: '{config}' }} }}
+layer {{ name: "softmax" type: "SoftmaxWithLoss" bottom: "scores" bottom: "label" top: "softmax_loss"
+        loss_weight: 0 }}
+"""
+
+
+def make_net(caffe, tmp_path, n, l, h, w, weight=1.0, **config):
+    config = {"num_labels": l, "edges": "window:1", "num_images": n, **config}
+    path = tmp_path / "crf_loss.prototxt"
+    path.write_text(NET.format(n=n, l=l, h=h, w=w, weight=weight, config=json.dumps(config)))
+    return caffe.Net(str(path), caffe.TRAIN)
+
+
+def feed(net, scores, label, index):
+    net.blobs["scores"].data[...] = scores
+    net.blobs["label"].data[...] = label[:, None]
+    net.blobs["index"].data[...] = index
+
+
+def test_loss_is_softmax_loss_when_theta_is_zero(pycaffe, tmp_path):
+    rng = np.random.default_rng(0)
+    net = make_net(pycaffe, tmp_path, 3, 5, 6, 7)
+    feed(net, rng.normal(0, 2, (3, 5, 6, 7)), rng.integers(0, 5, (3, 6, 7)), [2, 0, 1])
+    out = net.forward()
+    assert float(out["loss"]) == pytest.approx(float(out["softmax_loss"]), rel=1e-5)
+
+
+def test_diffs_average_to_the_exact_gradient(pycaffe, tmp_path):
+    """B copies of one 2x3 image (L = 3, 4 edge classes, a random repulsive theta) are B
+    independent persistent chains. Per iteration, the sample is read back from scores.diff
+    and the pair counts from theta.diff; their averages over chains and iterations must
+    match the exact marginals and pair expectations within 5 standard errors, estimated
+    from the spread of the per-chain averages (so chain autocorrelation is accounted for)."""
+    b, l, h, w, burn_in, iterations = 48, 3, 2, 3, 10, 120
+    rng = np.random.default_rng(1)
+    net = make_net(pycaffe, tmp_path, b, l, h, w, weight=2.0, seed=7)
+    offsets = sampler.parse_edges("window:1")
+    theta = rng.normal(0, 0.7, (len(offsets), l, l)).astype(np.float32)
+    theta[rng.random(theta.shape) < 0.3] = -3.0  # repulsive pairs
+    net.params["crf"][0].data[...] = theta
+    scores = rng.normal(0, 1, (l, h, w)).astype(np.float32)
+    truth = rng.integers(0, l, (h, w))
+    feed(net, np.broadcast_to(scores, (b, l, h, w)), np.broadcast_to(truth, (b, h, w)), np.arange(b))
+    exact = sampler.exact.enumerate(scores, theta, offsets)
+
+    pixels = b * h * w
+    onehot_true = truth == np.arange(l)[:, None, None]
+    pairs_true = sampler.pair_counts(truth[None].astype(np.uint8), offsets, l)
+    chain_marginals = np.zeros((b, l, h, w))
+    chain_pairs = np.zeros((b,) + theta.shape)
+    batch_pairs = np.zeros(theta.shape)
+    for it in range(burn_in + iterations):
+        net.clear_param_diffs()
+        net.forward()
+        net.backward()
+        # diff = -loss_weight * (onehot(truth) - onehot(sample)) / P
+        sample_onehot = onehot_true + net.blobs["scores"].diff * pixels / 2.0
+        assert np.allclose(sample_onehot, np.round(sample_onehot), atol=1e-4)
+        assert np.allclose(sample_onehot.sum(axis=1), 1, atol=1e-4)
+        sample = sample_onehot.argmax(axis=1).astype(np.uint8)
+        counts = b * pairs_true + net.params["crf"][0].diff * pixels / 2.0
+        assert np.allclose(counts, sampler.pair_counts(sample, offsets, l), atol=1e-3)
+        if it >= burn_in:
+            chain_marginals += sample_onehot
+            chain_pairs += [sampler.pair_counts(s[None], offsets, l) for s in sample]
+            batch_pairs += counts
+    chain_marginals /= iterations
+    chain_pairs /= iterations
+
+    def check(per_chain, mean, expected):
+        se = per_chain.std(axis=0, ddof=1) / np.sqrt(b)
+        z = np.abs(mean - expected) / np.maximum(se, 1e-3)
+        assert z.max() < 5, (z.max(), mean, expected)
+
+    check(chain_marginals, chain_marginals.mean(axis=0), exact.marginals)
+    check(chain_pairs, batch_pairs / (b * iterations), exact.pair_expectations)
+
+
+def test_chains_persist_and_steps_count_sweeps(pycaffe, tmp_path):
+    net = make_net(pycaffe, tmp_path, 2, 4, 5, 6, num_images=5, sweeps=3)
+    rng = np.random.default_rng(2)
+    start = net.params["crf"][1].data.copy()
+    feed(net, rng.normal(0, 1, (2, 4, 5, 6)), rng.integers(0, 4, (2, 5, 6)), [4, 1])
+    net.forward()
+    chains = net.params["crf"][1].data
+    labels, steps = sampler.ChainStore.decode_rows(chains, 5, 6, 4)
+    assert steps.tolist() == [0, 3, 0, 0, 3]
+    assert (chains[[0, 2, 3]] == start[[0, 2, 3]]).all()
+    net.backward()
+    assert not net.params["crf"][1].diff.any()
+
+
+def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
+    """Separate learning: with propagate_down false the layer leaves the scores' diff alone
+    and Caffe runs no backward in the layer below (a learnable bias standing for the CNN)."""
+    config = json.dumps({"num_labels": 3, "edges": "window:1", "num_images": 2})
+    text = NET.format(n=2, l=3, h=4, w=4, weight=1, config=config)
+    text = text.replace("force_backward: true", "").replace('top: "scores" input_param', 'top: "raw" input_param')
+    text = text.replace('top: "loss"', 'top: "loss" propagate_down: false propagate_down: false propagate_down: false')
+    bias = 'layer { name: "cnn" type: "Bias" bottom: "raw" top: "scores" param { lr_mult: 1 } }\n'
+    text = text.replace('layer { name: "crf"', bias + 'layer { name: "crf"')
+    path = tmp_path / "frozen.prototxt"
+    path.write_text(text)
+    net = pycaffe.Net(str(path), pycaffe.TRAIN)
+    rng = np.random.default_rng(3)
+    net.blobs["raw"].data[...] = rng.normal(0, 1, (2, 3, 4, 4))
+    net.blobs["label"].data[...] = rng.integers(0, 3, (2, 1, 4, 4))
+    net.blobs["index"].data[...] = [0, 1]
+    net.blobs["scores"].diff[...] = 7.0
+    net.forward()
+    net.backward()
+    assert (net.blobs["scores"].diff == 7.0).all()
+    assert not net.params["cnn"][0].diff.any()
+    assert net.params["crf"][0].diff.any()
+
+
+@pytest.mark.parametrize("blob, value, match", [
+    ("label", 3, "bottom\\[1\\] \\(label\\)"),
+    ("label", 1.5, "bottom\\[1\\] \\(label\\)"),
+    ("index", 4, "bottom\\[2\\] \\(index"),
+    ("index", -1, "bottom\\[2\\] \\(index"),
+    ("scores", np.nan, "bottom\\[0\\] \\(scores\\)"),
+])
+def test_bad_values_name_the_blob(pycaffe, tmp_path, blob, value, match):
+    net = make_net(pycaffe, tmp_path, 2, 3, 4, 4, num_images=4)
+    feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [0, 1])
+    net.blobs[blob].data.reshape(-1)[-1] = value
+    with pytest.raises(ValueError, match=match):
+        net.forward()
+
+
+def test_corrupt_chain_store_says_to_freeze_it(pycaffe, tmp_path):
+    net = make_net(pycaffe, tmp_path, 2, 3, 4, 4)
+    feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [0, 1])
+    net.params["crf"][1].data[1, 2] += 0.01  # what a solver update would do
+    with pytest.raises(ValueError, match="lr_mult: 0 decay_mult: 0"):
+        net.forward()
+
+
+def test_shape_mismatch_and_bad_param_str_name_the_problem(pycaffe, tmp_path):
+    with pytest.raises(ValueError, match="bottom\\[0\\] \\(scores\\).*num_labels = 4"):
+        make_net(pycaffe, tmp_path, 2, 3, 4, 4, num_labels=4)
+    with pytest.raises(ValueError, match="'sweeps'"):
+        make_net(pycaffe, tmp_path, 2, 3, 4, 4, sweeps="two")
+    net = make_net(pycaffe, tmp_path, 2, 3, 4, 4)
+    net.blobs["label"].reshape(2, 1, 4, 5)
+    with pytest.raises(ValueError, match="bottom\\[1\\] \\(label\\)"):
+        net.forward()
