@@ -88,3 +88,9 @@ def test_baseline_forest_runs(dataset, capsys):
             "--trees", "2", "--workers", "1"]
     assert tool("baseline_forest").main(argv) == 0
     assert "body-part accuracy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["make_dataset", "import_dataset", "contact_sheet", "baseline_forest"])
+def test_help(name, capsys):
+    assert exit_status(tool(name).main, ["--help"]) == 0
+    assert "usage:" in capsys.readouterr().out
