@@ -1,0 +1,129 @@
+"""tools/audit.py: the quick audit passes on this implementation, and it is able to fail."""
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+
+import sampler
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "tools"))
+import audit  # noqa: E402
+from audit_claims import gibbs_exact, report, unbiased_gradient  # noqa: E402
+from audit_claims.common import FAIL, NOT_RUN, PASS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick_audit(tmp_path_factory, pycaffe):
+    out = tmp_path_factory.mktemp("audit")
+    status = audit.main(["--quick", "--report", str(out / "absent.json"), "--json", str(out / "audit.json")])
+    return status, json.loads((out / "audit.json").read_text())
+
+
+@pytest.mark.slow
+def test_quick_audit_passes_every_claim_it_runs(quick_audit):
+    status, result = quick_audit
+    verdicts = {row["number"]: row["status"] for row in result["rows"]}
+    assert verdicts == {"1": PASS, "2": PASS, "3": PASS, "4": PASS, "5": PASS, "6a": PASS,
+                        "6b": NOT_RUN, "7": NOT_RUN}, result["rows"]
+    assert status == 0
+    assert result["quick"] and result["seconds"] < 180
+
+
+# --- a deliberately broken sampler: claim 1 must catch it -------------------------------
+
+def jacobi_marginals(scores, theta, offsets, *, burn_in, samples, seed, keys):
+    """NOT a Gibbs sampler: every pixel is redrawn at once from the previous labelling
+    (synchronous, Jacobi-style updates). Same signature as sampler.marginals."""
+    rng = np.random.default_rng(seed)
+    num_labels = scores.shape[1]
+    labels = rng.integers(0, num_labels, (len(scores), *scores.shape[2:])).astype(np.uint8)
+    total = np.zeros(scores.shape)
+    for t in range(burn_in + samples):
+        logp = sampler.conditionals(scores, labels, theta, offsets)
+        p = np.exp(logp - logp.max(axis=1, keepdims=True))
+        cdf = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+        labels = (rng.random(labels.shape)[:, None] > cdf).sum(axis=1).clip(0, num_labels - 1).astype(np.uint8)
+        if t >= burn_in:
+            total += labels[:, None] == np.arange(num_labels)[None, :, None, None]
+    return (total / samples).astype(np.float32)
+
+
+@pytest.mark.slow
+def test_claim_1_fails_for_synchronous_updates():
+    row = gibbs_exact.run(quick=True, marginals=jacobi_marginals, models=1)
+    assert row.status == FAIL, row
+
+
+# --- deliberately broken gradients: claim 2 must catch them -----------------------------
+
+@pytest.fixture
+def broken_layers(pycaffe, monkeypatch):
+    """A module 'audit_broken_layers' whose layers scale the real layer's diffs."""
+    from layers.crf_loss import GibbsCRFLoss
+
+    def scaled(factor):
+        def backward(self, top, propagate_down, bottom):
+            GibbsCRFLoss.backward(self, top, propagate_down, bottom)
+            bottom[0].diff[...] *= factor
+            self.blobs[0].diff[...] *= factor
+        return type(f"Scaled{factor}", (GibbsCRFLoss,), {"backward": backward})
+
+    module = types.ModuleType("audit_broken_layers")
+    module.WrongSign, module.DoubleScale = scaled(-1.0), scaled(2.0)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return module.__name__
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer", ["WrongSign", "DoubleScale"])
+def test_claim_2_fails_for_wrong_sign_or_scale(broken_layers, layer):
+    row = unbiased_gradient.run(quick=True, layer=(broken_layers, layer))
+    assert row.status == FAIL, row
+
+
+# --- claims 6b and 7 from the replication report ---------------------------------------
+
+def gains(**named):
+    return {"gains": {k: {"mean": (lo + hi) / 2, "ci": [lo, hi]} for k, (lo, hi) in named.items()},
+            "results": {m: {"part_accuracy": a} for m, a in (("cnn", 0.7), ("separate", 0.75), ("joint", 0.76))}}
+
+
+GOOD = dict(gibbs_vs_meanfield=(0.001, 0.01), separate_vs_cnn=(0.03, 0.07),
+            joint_vs_separate=(-0.005, 0.02), joint_vs_cnn=(0.04, 0.08))
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({}, [PASS, PASS]),
+    ({"gibbs_vs_meanfield": (-0.01, 0.01)}, [FAIL, PASS]),
+    ({"separate_vs_cnn": (-0.01, 0.02)}, [PASS, FAIL]),
+    ({"joint_vs_separate": (-0.03, -0.01)}, [PASS, FAIL]),
+])
+def test_report_claims_read_the_gains(tmp_path, change, expected):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(gains(**{**GOOD, **change})))
+    rows = report.run(path)
+    assert [r.status for r in rows] == expected, rows
+    assert "joint 0.7600" in rows[1].figure
+
+
+def test_report_claims_not_run_without_report_and_fail_on_a_bad_one(tmp_path):
+    assert [r.status for r in report.run(tmp_path / "absent.json")] == [NOT_RUN, NOT_RUN]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({"gains": {"separate_vs_cnn": {"mean": 0.1}}}))
+    rows = report.run(path)
+    assert [r.status for r in rows] == [FAIL, FAIL]
+    assert "gains.gibbs_vs_meanfield" in rows[0].figure
+    path.write_text("{not json")
+    assert [r.status for r in report.run(path)] == [FAIL, FAIL]
+
+
+def test_help_and_table(capsys):
+    with pytest.raises(SystemExit) as e:
+        audit.main(["--help"])
+    assert e.value.code == 0 and "--quick" in capsys.readouterr().out
+    rows = report.run(REPO / "no" / "such" / "report.json")
+    text = audit.table(rows)
+    assert "verdict" in text and "not run" in text

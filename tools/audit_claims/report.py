@@ -1,0 +1,94 @@
+"""Claims 6b and 7: read from the replication report written by tools/replicate.py.
+
+Keys read (each gain: body-part accuracy of the first method minus the second, with a 95%
+bootstrap interval over test images):
+  gains.gibbs_vs_meanfield.{mean, ci}                                     claim 6b
+  gains.separate_vs_cnn, gains.joint_vs_separate, gains.joint_vs_cnn .{mean, ci}  claim 7
+  results.<method>.part_accuracy for method in cnn, separate, joint, meanfield (shown only)
+A missing report gives "not run"; a report that lacks a key, or is not JSON, FAILs.
+"""
+import json
+import math
+
+from .common import FAIL, Result, verdict
+
+CLAIM_6B = "Repulsive potentials: Gibbs beats mean-field (replication run)"
+CLAIM_7 = "End-to-end learning >= separate learning > CNN alone"
+SHOWN = ("cnn", "separate", "joint", "meanfield")
+
+
+class ReportError(ValueError):
+    pass
+
+
+def load(path):
+    """The report as a dict, or None when there is no file."""
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ReportError(f"cannot read {path}: {e}") from None
+
+
+def gain(report, name):
+    """(mean, lo, hi) of gains[name], checked to be finite numbers with lo <= hi."""
+    try:
+        g = report["gains"][name]
+        mean, (lo, hi) = float(g["mean"]), (float(x) for x in g["ci"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ReportError(f"report lacks a usable gains.{name}.{{mean, ci}} ({e!r})") from None
+    if not all(map(math.isfinite, (mean, lo, hi))) or lo > hi:
+        raise ReportError(f"gains.{name} is not a finite interval: {mean}, [{lo}, {hi}]")
+    return mean, lo, hi
+
+
+def accuracies(report):
+    results = report.get("results") if isinstance(report, dict) else None
+    if not isinstance(results, dict):
+        return ""
+    shown = [f"{m} {results[m]['part_accuracy']:.4f}" for m in SHOWN
+             if isinstance(results.get(m), dict) and isinstance(results[m].get("part_accuracy"), (int, float))]
+    return "; part accuracy " + ", ".join(shown) if shown else ""
+
+
+def fmt(name, g):
+    return f"{name} {g[0]:+.4f} [{g[1]:+.4f}, {g[2]:+.4f}]"
+
+
+def claim_6b(report):
+    g = gain(report, "gibbs_vs_meanfield")
+    return fmt("gibbs-meanfield", g), g[1] > 0, {"gibbs_vs_meanfield": g}
+
+
+def claim_7(report):
+    names = ("separate_vs_cnn", "joint_vs_separate", "joint_vs_cnn")
+    g = {n: gain(report, n) for n in names}
+    ok = g["separate_vs_cnn"][1] > 0 and g["joint_vs_cnn"][1] > 0 and g["joint_vs_separate"][2] >= 0
+    return "; ".join(fmt(n.replace("_vs_", "-"), g[n]) for n in names), ok, g
+
+
+def run(path):
+    """Rows for claims 6b and 7 from the report at `path` (a pathlib.Path)."""
+    rows = [Result("6b", CLAIM_6B, f"{path}: gains.gibbs_vs_meanfield; pass if its 95% interval is above 0"),
+            Result("7", CLAIM_7, f"{path}: gains; pass if separate-cnn and joint-cnn intervals are above 0 "
+                                 f"and joint-separate's reaches 0 or above")]
+    try:
+        report = load(path)
+    except ReportError as e:
+        for row in rows:
+            row.figure, row.status = str(e), FAIL
+        return rows
+    if report is None:
+        for row in rows:
+            row.figure = f"no report at {path} (run tools/replicate.py)"
+        return rows
+    for row, check in zip(rows, (claim_6b, claim_7)):
+        try:
+            figure, ok, numbers = check(report)
+        except ReportError as e:
+            row.figure, row.status = str(e), FAIL
+            continue
+        row.figure, row.status = figure + accuracies(report), verdict(ok)
+        row.details = {k: {"mean": v[0], "ci": [v[1], v[2]]} for k, v in numbers.items()}
+    return rows
