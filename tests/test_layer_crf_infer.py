@@ -1,0 +1,77 @@
+"""CRFMarginals under pycaffe: Gibbs marginals match exact enumeration, the other methods
+give what the sampler gives, and a deploy net takes theta from a training net's weights."""
+import json
+
+import numpy as np
+import pytest
+
+import sampler
+
+pytestmark = pytest.mark.caffe
+
+DEPLOY = """layer {{ name: "scores" type: "Input" top: "scores" input_param {{ shape {{ dim: {n} dim: {l} dim: {h} dim: {w} }} }} }}
+layer {{ name: "crf" type: "Python" bottom: "scores" top: "marginals"
+        python_param {{ module: "layers.crf_infer" layer: "CRFMarginals" param_str: '{config}' }} }}
+"""
+TRAIN = """layer {{ name: "in" type: "Input" top: "scores" top: "label" top: "index"
+        input_param {{ shape {{ dim: 1 dim: {l} dim: {h} dim: {w} }} shape {{ dim: 1 dim: 1 dim: {h} dim: {w} }}
+                      shape {{ dim: 1 }} }} }}
+layer {{ name: "crf" type: "Python" bottom: "scores" bottom: "label" bottom: "index" top: "loss" loss_weight: 1
+        python_param {{ module: "layers.crf_loss" layer: "GibbsCRFLoss" param_str: '{config}' }} }}
+"""
+EDGES = [[0, 1], [1, 0], [1, 1]]
+
+
+def make_net(caffe, tmp_path, template, n=1, l=3, h=2, w=3, **config):
+    config = {"num_labels": l, "edges": EDGES, "num_images": 5, **config}
+    path = tmp_path / "net.prototxt"
+    path.write_text(template.format(n=n, l=l, h=h, w=w, config=json.dumps(config)))
+    return caffe.Net(str(path), caffe.TEST)
+
+
+def tiny_model(l=3, h=2, w=3, seed=0):
+    rng = np.random.default_rng(seed)
+    theta = rng.normal(0, 1, (len(EDGES), l, l)).astype(np.float32)
+    theta[rng.random(theta.shape) < 0.3] = -3.0
+    return rng.normal(0, 1, (l, h, w)).astype(np.float32), theta
+
+
+def test_gibbs_marginals_match_exact_enumeration(pycaffe, tmp_path):
+    """n copies of one image are n independent chains: the mean of their estimates is within
+    5 standard errors (from the spread between copies) of the exact marginals."""
+    n = 32
+    scores, theta = tiny_model()
+    net = make_net(pycaffe, tmp_path, DEPLOY, n=n, burn_in=10, samples=100, seed=3)
+    net.params["crf"][0].data[...] = theta
+    net.blobs["scores"].data[...] = scores
+    estimates = net.forward()["marginals"]
+    assert np.allclose(estimates.sum(axis=1), 1, atol=1e-5)
+    exact = sampler.exact.enumerate(scores, theta, sampler.parse_edges(EDGES)).marginals
+    se = estimates.std(axis=0, ddof=1) / np.sqrt(n)
+    assert (np.abs(estimates.mean(axis=0) - exact) / np.maximum(se, 1e-3)).max() < 5
+
+
+@pytest.mark.parametrize("method", ["meanfield", "icm"])
+def test_other_methods_are_the_samplers(pycaffe, tmp_path, method):
+    scores, theta = tiny_model(l=4, h=5, w=6)
+    net = make_net(pycaffe, tmp_path, DEPLOY, n=2, l=4, h=5, w=6, method=method, iterations=4)
+    net.params["crf"][0].data[...] = theta
+    net.blobs["scores"].data[...] = scores
+    out = net.forward()["marginals"]
+    batch, offsets = np.broadcast_to(scores, (2, 4, 5, 6)), sampler.parse_edges(EDGES)
+    if method == "meanfield":
+        expected = sampler.meanfield(batch, theta, offsets, iterations=4)
+    else:
+        expected = sampler.icm(batch, theta, offsets, iterations=4)[:, None] == np.arange(4)[:, None, None]
+    assert np.allclose(out, expected, atol=1e-6)
+
+
+def test_deploy_layer_takes_theta_from_training_weights(pycaffe, tmp_path):
+    _, theta = tiny_model(l=4, h=5, w=6)
+    train = make_net(pycaffe, tmp_path, TRAIN, l=4, h=5, w=6)
+    train.params["crf"][0].data[...] = theta
+    weights = str(tmp_path / "trained.caffemodel")
+    train.save(weights)
+    deploy = make_net(pycaffe, tmp_path, DEPLOY, n=3, l=4, h=5, w=6)
+    deploy.copy_from(weights)
+    assert np.array_equal(deploy.params["crf"][0].data, theta)

@@ -1,0 +1,114 @@
+"""The three training stages under `caffe train`, as a user runs them, on a tiny dataset:
+the CNN learns in stage 1, only theta in stage 2 (the CNN stays bit for bit), both in
+stage 3; chains and theta carry over between stages and survive a snapshot + resume."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import data
+import sampler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import make_prototxt  # noqa: E402
+
+pytestmark = [pytest.mark.caffe, pytest.mark.slow]
+
+IMAGES, HEIGHT, WIDTH = 4, 24, 32
+ITERS = {"cnn": 3, "separate": 4, "joint": 2}
+
+
+def caffemodel_blobs(path):
+    """{layer name: [arrays]} of a .caffemodel, read without building a net."""
+    from caffe.proto import caffe_pb2
+
+    net = caffe_pb2.NetParameter()
+    net.ParseFromString(Path(path).read_bytes())
+    return {layer.name: [np.array(b.data, np.float32).reshape(tuple(b.shape.dim)) for b in layer.blobs]
+            for layer in net.layer if layer.blobs}
+
+
+def train(caffe_bin, cwd, solver, *flags):
+    run = subprocess.run([str(caffe_bin), "train", "-solver", str(solver), *flags], cwd=cwd,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "GLOG_minloglevel": "1"})
+    assert run.returncode == 0, run.stderr[-4000:]
+    return run
+
+
+@pytest.fixture(scope="module")
+def stages(caffe_bin, tmp_path_factory):
+    """Runs stage 1, stage 2 (snapshots at 2 and 4), stage 2 resumed from 2, stage 3."""
+    root = tmp_path_factory.mktemp("solvers")
+    data.make_dataset(root / "data", train=IMAGES, test=1, height=HEIGHT, width=WIDTH, seed=0)
+    # batch = whole training set: a resumed run sees the same images per iteration as an
+    # uninterrupted one, whatever the shuffle order, so the two can be compared bit for bit
+    paths = make_prototxt.write_prototxt(root / "prototxt", data=root / "data", num_images=IMAGES,
+                                         height=HEIGHT, width=WIDTH, batch_size=IMAGES,
+                                         iters=tuple(ITERS.values()), snapshots=root / "snap")
+    (root / "snap").mkdir()
+    separate = paths["solver_separate.prototxt"]
+    text = separate.read_text()
+    separate.write_text(text.replace("snapshot: 4", "snapshot: 2"))
+    resumed = root / "prototxt" / "solver_resumed.prototxt"
+    resumed.write_text(separate.read_text().replace("snap/separate", "snap/resumed"))
+
+    snap = root / "snap"
+    train(caffe_bin, root, paths["solver_cnn.prototxt"])
+    train(caffe_bin, root, separate, "-weights", snap / "cnn_iter_3.caffemodel")
+    train(caffe_bin, root, resumed, "-snapshot", snap / "separate_iter_2.solverstate")
+    train(caffe_bin, root, paths["solver_joint.prototxt"], "-weights", snap / "separate_iter_4.caffemodel")
+    return {"paths": paths, "snap": snap}
+
+
+def cnn_layers(blobs):
+    return {name: b for name, b in blobs.items() if name != "crf"}
+
+
+def test_stage2_learns_theta_only(stages):
+    cnn = caffemodel_blobs(stages["snap"] / "cnn_iter_3.caffemodel")
+    separate = caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")
+    assert cnn_layers(separate).keys() == cnn.keys()
+    for name, blobs in cnn.items():
+        for before, after in zip(blobs, separate[name]):
+            assert np.array_equal(before, after), name
+    theta, chains = separate["crf"]
+    assert np.abs(theta).max() > 0
+    _, steps = sampler.ChainStore.decode_rows(chains, HEIGHT, WIDTH, make_prototxt.NUM_LABELS)
+    assert steps.tolist() == [ITERS["separate"]] * IMAGES  # every image swept once per iteration
+
+
+def test_resume_continues_theta_and_chains_exactly(stages):
+    straight = caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")["crf"]
+    resumed = caffemodel_blobs(stages["snap"] / "resumed_iter_4.caffemodel")["crf"]
+    halfway = caffemodel_blobs(stages["snap"] / "separate_iter_2.caffemodel")["crf"]
+    assert not np.array_equal(halfway[0], straight[0])
+    assert np.array_equal(resumed[0], straight[0])
+    assert np.array_equal(resumed[1], straight[1])
+
+
+def test_stage3_learns_everything_from_stage2(stages):
+    separate = caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")
+    joint = caffemodel_blobs(stages["snap"] / "joint_iter_2.caffemodel")
+    assert not np.array_equal(separate["crf"][0], joint["crf"][0])
+    assert not np.array_equal(separate["conv1"][0], joint["conv1"][0])
+    _, steps = sampler.ChainStore.decode_rows(joint["crf"][1], HEIGHT, WIDTH, make_prototxt.NUM_LABELS)
+    assert steps.tolist() == [ITERS["separate"] + ITERS["joint"]] * IMAGES  # chains carried over
+
+
+@pytest.mark.parametrize("deploy", ["deploy_cnn.prototxt", "deploy_crf.prototxt"])
+def test_deploy_nets_load_trained_weights(stages, pycaffe, deploy):
+    weights = stages["snap"] / "joint_iter_2.caffemodel"
+    net = pycaffe.Net(str(stages["paths"][deploy]), str(weights), pycaffe.TEST)
+    depth = np.random.default_rng(0).uniform(1.5, 6.0, (1, 1, HEIGHT, WIDTH))
+    net.blobs["depth"].data[...] = depth
+    out = net.forward()
+    assert out["prediction"].shape == (1, 1, HEIGHT, WIDTH)
+    if "crf" in net.params:
+        assert np.array_equal(net.params["crf"][0].data, caffemodel_blobs(weights)["crf"][0])
+        marginals = net.blobs["marginals"].data
+        assert np.allclose(marginals.sum(axis=1), 1, atol=1e-5)
+        chosen = np.take_along_axis(marginals, out["prediction"].astype(int), axis=1)
+        assert (chosen[:, 0] == marginals.max(axis=1)).all()  # Caffe's ArgMax breaks ties its own way
