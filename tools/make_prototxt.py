@@ -34,6 +34,12 @@ RECEPTIVE_FIELD = 1 + 2 * sum(d for _, _, d in CNN)
 # people to [-0.75, 0.75] and the background to 1.5.
 DEPTH_SCALE, DEPTH_SHIFT = 0.5, -1.5
 STAGES = ("cnn", "separate", "joint")
+STAGE_DOC = {
+    "cnn": "Stage 1: the unary CNN alone, softmax loss.",
+    "separate": "Stage 2: CNN frozen (lr_mult 0, no backward into it); GibbsCRFLoss learns theta.",
+    "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
+}
+HEADER = "# Written by tools/make_prototxt.py: edit that, not this file.\n"
 # Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net.
 LEARNING = {
     "cnn": {"base_lr": 1e-3, "cnn": 1, "theta": None},
@@ -128,12 +134,18 @@ def render(*, data="datasets/default", num_images=2000, height=120, width=160, b
     """
     config = crf_config(edges, num_images, num_labels, seed)
     files = {}
+    previous = None
     for stage, count in zip(STAGES, iters, strict=True):
         files[f"train_{stage}.prototxt"] = train_net(stage, data, batch_size, config)
-        files[f"solver_{stage}.prototxt"] = solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots)
+        command = f"caffe train -solver {net_dir}/solver_{stage}.prototxt"
+        if previous:
+            command += f" -weights {snapshots}/{previous[0]}_iter_{previous[1]}.caffemodel"
+        files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}\n# {command}   (mkdir -p {snapshots} first)\n"
+                                             + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots))
+        previous = stage, count
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, config)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, config)
-    return files
+    return {name: HEADER + text for name, text in files.items()}
 
 
 def write_prototxt(out_dir="prototxt", **options):
