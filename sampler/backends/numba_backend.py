@@ -1,0 +1,166 @@
+"""CPU backend: Numba kernels, parallel over (image, pixel of one colour) with prange.
+
+Per pixel: the L logits in a per-chunk scratch array, the pairwise rows added from
+tables laid out (c, neighbour label, l) so the inner loop over l is contiguous, then an
+inverse-CDF draw. Same float64 arithmetic order as numpy_backend.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .. import grid, rng
+from ..colouring import schedule_plan
+
+SAMPLE, IMPROVE = 0, 1
+CHUNK = 1024  # (image, pixel) items per parallel task: amortises the scratch allocation
+
+_mix = njit(cache=True)(rng.mix)
+
+
+def available():
+    return True
+
+
+@njit(cache=True)
+def _uniform(base, pixel):
+    return (_mix(base ^ pixel) >> rng.S11) * rng.INV53
+
+
+@njit(cache=True)
+def _logits(scores, labels, forward, backward, offsets, n, y, x, z):
+    """z[l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l], in numpy_backend's order."""
+    num_labels, h, w = z.shape[0], labels.shape[1], labels.shape[2]
+    for l in range(num_labels):
+        z[l] = scores[n, l, y, x]
+    for c in range(offsets.shape[0]):
+        dy, dx = offsets[c, 0], offsets[c, 1]
+        if y + dy < h and 0 <= x + dx < w:  # dy >= 0 (canonical), so y + dy >= 0
+            row = labels[n, y + dy, x + dx]
+            for l in range(num_labels):
+                z[l] += forward[c, row, l]
+        if y - dy >= 0 and 0 <= x - dx < w:
+            row = labels[n, y - dy, x - dx]
+            for l in range(num_labels):
+                z[l] += backward[c, row, l]
+
+
+@njit(cache=True)
+def _draw(z, u):
+    """First l with cumsum(exp(z - max)) > u * total; the mode if rounding leaves none."""
+    best = 0
+    for l in range(1, z.shape[0]):
+        if z[l] > z[best]:
+            best = l
+    top, total = z[best], 0.0
+    for l in range(z.shape[0]):
+        z[l] = np.exp(z[l] - top)
+        total += z[l]
+    threshold, acc = u * total, 0.0
+    for l in range(z.shape[0]):
+        acc += z[l]
+        if acc > threshold:
+            return l
+    return best
+
+
+@njit(cache=True)
+def _improve(z, current):
+    """The first best label, but the current one unless strictly beaten."""
+    best = current
+    for l in range(z.shape[0]):
+        if z[l] > z[best]:
+            best = l
+    return best
+
+
+@njit(cache=True)
+def _update(scores, labels, forward, backward, offsets, bases, mode, n, p, z):
+    """Resample (or ICM-improve) pixel p of image n; 1 if its label changed."""
+    y, x = divmod(p, labels.shape[2])
+    _logits(scores, labels, forward, backward, offsets, n, y, x, z)
+    current = labels[n, y, x]
+    if mode == SAMPLE:
+        new = _draw(z, _uniform(bases[n], np.uint64(p)))
+    else:
+        new = _improve(z, current)
+    labels[n, y, x] = new
+    return 1 if new != current else 0
+
+
+@njit(parallel=True, cache=True)
+def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode):
+    """Groups (colours) in turn; within one, all (image, pixel) items in parallel. Returns #changes."""
+    n_images, num_labels = scores.shape[0], scores.shape[1]
+    changed = 0
+    for g in range(starts.shape[0] - 1):
+        first, size = starts[g], starts[g + 1] - starts[g]
+        total = n_images * size
+        chunks = (total + CHUNK - 1) // CHUNK
+        per_chunk = np.zeros(chunks, dtype=np.int64)
+        for chunk in prange(chunks):
+            z = np.empty(num_labels)
+            for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
+                n = item // size
+                per_chunk[chunk] += _update(scores, labels, forward, backward, offsets, bases, mode,
+                                            n, order[first + item - n * size], z)
+        changed += per_chunk.sum()
+    return changed
+
+
+@njit(parallel=True, cache=True)
+def _raster(scores, labels, forward, backward, offsets, bases, mode):
+    """Sequential raster scan per image (exact single-site Gibbs); images in parallel."""
+    n_images, num_labels = scores.shape[0], scores.shape[1]
+    for n in prange(n_images):
+        z = np.empty(num_labels)
+        for p in range(labels.shape[1] * labels.shape[2]):
+            _update(scores, labels, forward, backward, offsets, bases, mode, n, p, z)
+
+
+@njit(parallel=True, cache=True)
+def _conditionals(scores, labels, forward, backward, offsets, out):
+    n_images, num_labels, h, w = scores.shape
+    for row in prange(n_images * h):
+        n, y = divmod(np.int64(row), h)
+        z = np.empty(num_labels)
+        for x in range(w):
+            _logits(scores, labels, forward, backward, offsets, n, y, x, z)
+            top = z.max()
+            norm = 0.0
+            for l in range(num_labels):
+                norm += np.exp(z[l] - top)
+            norm = top + np.log(norm)
+            for l in range(num_labels):
+                out[n, l, y, x] = z[l] - norm
+
+
+def _tables(theta):
+    """(forward, backward): theta[c, l, j] as [c, j, l] and theta as is, both contiguous."""
+    return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
+
+
+def _groups(offsets, labels):
+    return schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], "chromatic")
+
+
+def sweep(scores, labels, theta, offsets, bases, schedule):
+    forward, backward = _tables(theta)
+    if schedule == "raster":
+        _raster(scores, labels, forward, backward, offsets, bases, SAMPLE)
+    else:
+        _chromatic(scores, labels, forward, backward, offsets, *_groups(offsets, labels), bases, SAMPLE)
+    return labels
+
+
+def icm(scores, labels, theta, offsets, iterations):
+    forward, backward = _tables(theta)
+    unused = np.zeros(len(labels), dtype=np.uint64)
+    for _ in range(iterations):
+        if _chromatic(scores, labels, forward, backward, offsets, *_groups(offsets, labels), unused, IMPROVE) == 0:
+            break
+    return labels
+
+
+def conditionals(scores, labels, theta, offsets):
+    out = np.empty(scores.shape, dtype=np.float32)
+    _conditionals(scores, labels, *_tables(theta), offsets, out)
+    return out

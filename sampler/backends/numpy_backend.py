@@ -1,0 +1,127 @@
+"""Reference backend: vectorised NumPy, short and obviously right, slow.
+
+Every backend function takes validated, contiguous inputs (see sampler/checks.py):
+scores (N, L, H, W) float32, labels (N, H, W) uint8 (updated in place and returned),
+theta (C, L, L) float32, offsets (C, 2) int64, bases (N,) uint64 (sampler/rng.py).
+Other backends implement any subset; missing functions fall back to these.
+
+Arithmetic is float64 in a fixed order (unary, then for each class c the term of
+i + d_c, then that of i - d_c), which numba_backend repeats so both usually agree exactly.
+"""
+import numpy as np
+
+from .. import grid, rng
+from ..colouring import schedule_plan
+
+
+def available():
+    return True
+
+
+class _Model:
+    """Flattened scores, tables padded with a zero row for the "outside" label L, neighbour tables."""
+
+    def __init__(self, scores, theta, offsets):
+        n, num_labels, h, w = scores.shape
+        self.key, self.shape = grid.key(offsets), (h, w)
+        self.scores = scores.reshape(n, num_labels, h * w)
+        pad = np.zeros((len(theta), 1, num_labels))
+        self.forward_table = np.concatenate([theta.transpose(0, 2, 1), pad], axis=1).astype(np.float64)
+        self.backward_table = np.concatenate([theta, pad], axis=1).astype(np.float64)
+        self.forward, self.backward = grid.neighbours(self.key, h, w)
+
+    def padded(self, labels):
+        """(N, H*W + 1) labels with the outside label L in the last slot."""
+        n, num_labels = self.scores.shape[:2]
+        return np.concatenate([labels.reshape(n, -1), np.full((n, 1), num_labels, np.uint8)], axis=1)
+
+    def logits(self, padded, pixels):
+        """(N, len(pixels), L) float64 unnormalised log conditionals of the given flat pixels."""
+        out = self.scores[:, :, pixels].transpose(0, 2, 1).astype(np.float64)
+        for c in range(len(self.forward)):
+            out += self.forward_table[c][padded[:, self.forward[c, pixels]]]
+            out += self.backward_table[c][padded[:, self.backward[c, pixels]]]
+        return out
+
+
+def draw(logits, u):
+    """Inverse-CDF draw per row of (..., L) logits with uniforms (...): first l with cumsum > u * total."""
+    best = logits.argmax(axis=-1)
+    cdf = np.cumsum(np.exp(logits - np.take_along_axis(logits, best[..., None], -1)), axis=-1)
+    first = np.sum(cdf <= (u * cdf[..., -1])[..., None], axis=-1)
+    return np.where(first < logits.shape[-1], first, best)  # u * total rounded up to total: take the mode
+
+
+def improve(logits, current):
+    """ICM choice: the first best label, but keep the current one unless strictly beaten."""
+    best = logits.argmax(axis=-1)
+    keep = np.take_along_axis(logits, current[..., None].astype(np.intp), -1)[..., 0] >= logits.max(axis=-1)
+    return np.where(keep, current, best)
+
+
+def _scan(model, labels, schedule, choose):
+    """Update the groups of `schedule` in order; choose(logits, pixels, current) -> new labels."""
+    order, starts = schedule_plan(model.key, *model.shape, schedule)
+    padded = model.padded(labels)
+    for g in range(len(starts) - 1):
+        pixels = order[starts[g]:starts[g + 1]]
+        padded[:, pixels] = choose(model.logits(padded, pixels), pixels, padded[:, pixels])
+    labels[...] = padded[:, :-1].reshape(labels.shape)
+    return labels
+
+
+def sweep(scores, labels, theta, offsets, bases, schedule):
+    model = _Model(scores, theta, offsets)
+    return _scan(model, labels, schedule, lambda z, pixels, _: draw(z, rng.uniform(bases[:, None], pixels)))
+
+
+def icm(scores, labels, theta, offsets, iterations):
+    model = _Model(scores, theta, offsets)
+    for _ in range(iterations):
+        before = labels.copy()
+        _scan(model, labels, "chromatic", lambda z, _, current: improve(z, current))
+        if np.array_equal(before, labels):
+            break
+    return labels
+
+
+def conditionals(scores, labels, theta, offsets):
+    model = _Model(scores, theta, offsets)
+    z = model.logits(model.padded(labels), np.arange(labels[0].size))
+    z -= z.max(axis=-1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=-1, keepdims=True))
+    return z.transpose(0, 2, 1).reshape(scores.shape).astype(np.float32)
+
+
+def count(counts, labels):
+    """counts (N, L, H, W) += one-hot(labels); each (image, pixel) has one label, so no collisions."""
+    n, num_labels, h, w = counts.shape
+    flat = labels.reshape(n, h * w).astype(np.int64)
+    index = (np.arange(n)[:, None] * num_labels + flat) * (h * w) + np.arange(h * w)
+    counts.reshape(-1)[index] += 1
+
+
+def softmax(z, axis):
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def meanfield_update(model, q):
+    """Parallel (Jacobi) mean-field target: softmax of unaries + expected pairwise terms under q."""
+    n, num_labels = q.shape[:2]
+    flat = q.reshape(n, num_labels, -1).transpose(0, 2, 1)
+    padded = np.concatenate([flat, np.zeros((n, 1, num_labels))], axis=1)  # outside: no term
+    z = model.scores.transpose(0, 2, 1).astype(np.float64)
+    for c in range(len(model.forward)):
+        z += padded[:, model.forward[c]] @ model.forward_table[c][:num_labels]
+        z += padded[:, model.backward[c]] @ model.backward_table[c][:num_labels]
+    return softmax(z, -1).transpose(0, 2, 1).reshape(q.shape)
+
+
+def meanfield(scores, theta, offsets, iterations, damping):
+    """Damped Jacobi mean field from softmax(unaries): q <- (1 - damping) q + damping * update(q)."""
+    model = _Model(scores, theta, offsets)
+    q = softmax(scores.astype(np.float64), 1)
+    for _ in range(iterations):
+        q = (1 - damping) * q + damping * meanfield_update(model, q)
+    return q.astype(np.float32)

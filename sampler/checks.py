@@ -1,0 +1,99 @@
+"""Validation at the public boundary: every error is a ValueError naming the argument.
+
+Public functions call these once; backends and kernels trust their inputs.
+"""
+import numpy as np
+
+from .offsets import parse_edges
+
+MAX_LABELS = 255  # labels are uint8 and kernels use L as the "outside" padding label
+
+
+def _array(value, name):
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{name}: not an array ({e})") from None
+
+
+def _float(value, name, ndim):
+    a = _array(value, name)
+    if a.dtype.kind != "f":
+        raise ValueError(f"{name}: expected a float array, got dtype {a.dtype}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name}: contains NaN or Inf")
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def scores(value, name="scores"):
+    """(N, L, H, W) float32, finite."""
+    s = _float(value, name, 4)
+    if not 2 <= s.shape[1] <= MAX_LABELS:
+        raise ValueError(f"{name}: number of labels (axis 1) must be in 2..{MAX_LABELS}, got shape {s.shape}")
+    if 0 in s.shape:
+        raise ValueError(f"{name}: empty shape {s.shape}")
+    return s
+
+
+def model(scores_, theta, offsets):
+    """Validated (scores, theta, offsets) that agree on L and C."""
+    s = scores(scores_)
+    d = parse_edges(offsets)
+    t = _float(theta, "theta", 3)
+    num_labels = s.shape[1]
+    if t.shape != (len(d), num_labels, num_labels):
+        raise ValueError(f"theta: expected shape (C, L, L) = {(len(d), num_labels, num_labels)} "
+                         f"for {len(d)} offsets and {num_labels} labels, got {t.shape}")
+    return s, t, d
+
+
+def labels(value, shape, num_labels, name="labels"):
+    """A fresh (N, H, W) uint8 copy; `shape` is (N, H, W)."""
+    a = _array(value, name)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name}: expected an integer array, got dtype {a.dtype}")
+    if a.shape != tuple(shape):
+        raise ValueError(f"{name}: expected shape {tuple(shape)}, got {a.shape}")
+    if a.size and (a.min() < 0 or a.max() >= num_labels):
+        raise ValueError(f"{name}: values must be in 0..{num_labels - 1}, got {a.min()}..{a.max()}")
+    return np.array(a, dtype=np.uint8, order="C")
+
+
+def keys(value, n):
+    """(N,) int64; None means arange(N)."""
+    if value is None:
+        return np.arange(n, dtype=np.int64)
+    a = _array(value, "keys")
+    if a.dtype.kind not in "iu" or a.shape != (n,):
+        raise ValueError(f"keys: expected {n} integers (one per image), got {value!r}")
+    return a.astype(np.int64)
+
+
+def steps(value, n):
+    """(N,) uint64 from an int or N non-negative integers."""
+    a = _array(value, "step")
+    if a.dtype.kind not in "iu" or a.ndim > 1 or (a.ndim == 1 and len(a) != n):
+        raise ValueError(f"step: expected a non-negative integer or {n} of them, got {value!r}")
+    if a.size and a.min() < 0:
+        raise ValueError(f"step: must be non-negative, got {value!r}")
+    return np.broadcast_to(a, (n,)).astype(np.uint64)
+
+
+def seed(value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+        raise ValueError(f"seed: expected an integer in 0..2**64-1, got {value!r}")
+    return int(value)
+
+
+def count(value, name, minimum=0):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def choice(value, name, options):
+    if value not in options:
+        raise ValueError(f"{name}: expected one of {options}, got {value!r}")
+    return value
