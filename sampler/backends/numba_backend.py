@@ -7,13 +7,14 @@ inverse-CDF draw. Same float64 arithmetic order as numpy_backend.
 import numpy as np
 from numba import njit, prange
 
-from .. import grid, rng
+from .. import grid, kernelmath, rng
 from ..colouring import schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
 CHUNK = 1024  # (image, pixel) items per parallel task: amortises the scratch allocation
 
 _mix = njit(cache=True)(rng.mix)
+_exp_neg = njit(cache=True)(kernelmath.exp_neg)
 
 
 def available():
@@ -45,21 +46,22 @@ def _logits(scores, labels, forward, backward, offsets, n, y, x, z):
 
 @njit(cache=True)
 def _draw(z, u):
-    """First l with cumsum(exp(z - max)) > u * total; the mode if rounding leaves none."""
-    best = 0
+    """First l with cumsum(w) > u * sum(w), w = exp_neg(z - max); if rounding leaves none,
+    the first l of largest weight. Separate loops so the exponentials vectorise."""
+    top = z[0]
     for l in range(1, z.shape[0]):
-        if z[l] > z[best]:
-            best = l
-    top, total = z[best], 0.0
+        top = max(top, z[l])
     for l in range(z.shape[0]):
-        z[l] = np.exp(z[l] - top)
+        z[l] = _exp_neg(z[l] - top)
+    total = 0.0
+    for l in range(z.shape[0]):
         total += z[l]
     threshold, acc = u * total, 0.0
     for l in range(z.shape[0]):
         acc += z[l]
         if acc > threshold:
             return l
-    return best
+    return np.argmax(z)
 
 
 @njit(cache=True)
@@ -98,10 +100,12 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
         per_chunk = np.zeros(chunks, dtype=np.int64)
         for chunk in prange(chunks):
             z = np.empty(num_labels)
+            local = 0  # not per_chunk[chunk] += ...: threads would share its cache line
             for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
                 n = item // size
-                per_chunk[chunk] += _update(scores, labels, forward, backward, offsets, bases, mode,
-                                            n, order[first + item - n * size], z)
+                local += _update(scores, labels, forward, backward, offsets, bases, mode,
+                                 n, order[first + item - n * size], z)
+            per_chunk[chunk] = local
         changed += per_chunk.sum()
     return changed
 

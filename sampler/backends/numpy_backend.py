@@ -10,7 +10,7 @@ i + d_c, then that of i - d_c), which numba_backend repeats so both usually agre
 """
 import numpy as np
 
-from .. import grid, rng
+from .. import grid, kernelmath, rng
 from ..colouring import schedule_plan
 
 
@@ -45,11 +45,13 @@ class _Model:
 
 
 def draw(logits, u):
-    """Inverse-CDF draw per row of (..., L) logits with uniforms (...): first l with cumsum > u * total."""
-    best = logits.argmax(axis=-1)
-    cdf = np.cumsum(np.exp(logits - np.take_along_axis(logits, best[..., None], -1)), axis=-1)
+    """Inverse-CDF draw per row of (..., L) logits with uniforms (...): the first l with
+    cumsum(w) > u * sum(w), w = exp_neg(logits - max); if rounding leaves none, the first
+    l of largest weight."""
+    weights = kernelmath.exp_neg(logits - logits.max(axis=-1, keepdims=True))
+    cdf = np.cumsum(weights, axis=-1)
     first = np.sum(cdf <= (u * cdf[..., -1])[..., None], axis=-1)
-    return np.where(first < logits.shape[-1], first, best)  # u * total rounded up to total: take the mode
+    return np.where(first < logits.shape[-1], first, weights.argmax(axis=-1))
 
 
 def improve(logits, current):
