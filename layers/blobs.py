@@ -43,6 +43,11 @@ def chain_blob(num_images, height, width, num_labels, seed):
     return sampler.ChainStore(num_images, height, width, num_labels, seed=seed).to_blob()
 
 
+def chain_blob_shape(num_images, height, width, num_labels):
+    """chain_blob's shape, without making num_images random labellings."""
+    return (num_images,) + chain_blob(1, height, width, num_labels, 0).shape[1:]
+
+
 def onehot_difference(out, minus, plus, scale):
     """out[n, l, h, w] = scale * ([plus == l] - [minus == l]) for label maps (N, H, W)."""
     out[...] = 0

@@ -20,7 +20,7 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import BlobError, chain_blob, finite_scores, scores_shape
+from .blobs import BlobError, chain_blob_shape, finite_scores, scores_shape
 
 NAME = "CRFMarginals"
 
@@ -35,7 +35,7 @@ class CRFMarginals(caffe.Layer):
         _, num_labels, height, width = scores_shape(NAME, bottom[0], self.p.num_labels)
         self.blobs.add_blob(len(self.p.offsets), num_labels, num_labels)
         self.blobs[0].data[...] = 0
-        self.blobs.add_blob(*chain_blob(self.p.num_images, height, width, num_labels, self.p.seed).shape)
+        self.blobs.add_blob(*chain_blob_shape(self.p.num_images, height, width, num_labels))
 
     def reshape(self, bottom, top):
         top[0].reshape(*scores_shape(NAME, bottom[0], self.p.num_labels))

@@ -92,6 +92,5 @@ class GibbsCRFLoss(caffe.Layer):
             return sampler.ChainStore.decode_rows(self.blobs[1].data[index], self.height, self.width,
                                                   self.p.num_labels)
         except ValueError as e:
-            raise BlobError(f"{NAME}: the chain store (the layer's second parameter blob, blobs[1]) "
-                            f"is corrupt ({e}); the solver must not change it: set "
-                            f"param {{ lr_mult: 0 decay_mult: 0 }} on the layer's second param") from None
+            raise BlobError(f"{NAME}: blobs[1] (the chain store) was changed by the solver: {e}. In the "
+                            f"prototxt give the layer's second param {{ lr_mult: 0 decay_mult: 0 }}") from None

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import sampler
 
-BACKENDS = ("auto", "numpy", "numba", "cupy")
+BACKENDS = ("auto",) + sampler.backends.NAMES
 REQUIRED = object()
 
 

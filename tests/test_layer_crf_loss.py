@@ -151,7 +151,7 @@ def test_corrupt_chain_store_says_to_freeze_it(pycaffe, tmp_path):
     net = make_net(pycaffe, tmp_path, 2, 3, 4, 4)
     feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [0, 1])
     net.params["crf"][1].data[1, 2] += 0.01  # what a solver update would do
-    with pytest.raises(ValueError, match="lr_mult: 0 decay_mult: 0"):
+    with pytest.raises(ValueError, match="blobs\\[1\\].*lr_mult: 0 decay_mult: 0"):
         net.forward()
 
 
