@@ -4,6 +4,7 @@ Per pixel: the L logits in a per-chunk scratch array, the pairwise rows added fr
 tables laid out (c, neighbour label, l) so the inner loop over l is contiguous, then an
 inverse-CDF draw. Same float64 arithmetic order as numpy_backend.
 """
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -90,7 +91,10 @@ def _update(scores, labels, forward, backward, offsets, bases, mode, n, p, z):
 
 @njit(parallel=True, cache=True)
 def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode):
-    """Groups (colours) in turn; within one, all (image, pixel) items in parallel. Returns #changes."""
+    """Colours in turn; within one, all (image, pixel) items in parallel. Returns #changes.
+
+    One parallel region per colour: used when there are fewer images than threads.
+    """
     n_images, num_labels = scores.shape[0], scores.shape[1]
     changed = 0
     for g in range(starts.shape[0] - 1):
@@ -108,6 +112,21 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
             per_chunk[chunk] = local
         changed += per_chunk.sum()
     return changed
+
+
+@njit(parallel=True, cache=True)
+def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode):
+    """Same result as _chromatic, one parallel region per sweep: images in parallel, colours in
+    turn inside each. Barriers cost far more than the work on a busy machine."""
+    n_images, num_labels = scores.shape[0], scores.shape[1]
+    per_image = np.zeros(n_images, dtype=np.int64)
+    for n in prange(n_images):
+        z = np.empty(num_labels)
+        local = 0
+        for k in range(order.shape[0]):  # order lists colour 0's pixels, then colour 1's, ...
+            local += _update(scores, labels, forward, backward, offsets, bases, mode, n, order[k], z)
+        per_image[n] = local
+    return per_image.sum()
 
 
 @njit(parallel=True, cache=True)
@@ -142,8 +161,10 @@ def _tables(theta):
     return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
 
 
-def _groups(offsets, labels):
-    return schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], "chromatic")
+def _chromatic_scan(scores, labels, forward, backward, offsets, bases, mode):
+    order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], "chromatic")
+    kernel = _chromatic_by_image if len(labels) >= numba.get_num_threads() else _chromatic
+    return kernel(scores, labels, forward, backward, offsets, order, starts, bases, mode)
 
 
 def sweep(scores, labels, theta, offsets, bases, schedule):
@@ -151,7 +172,7 @@ def sweep(scores, labels, theta, offsets, bases, schedule):
     if schedule == "raster":
         _raster(scores, labels, forward, backward, offsets, bases, SAMPLE)
     else:
-        _chromatic(scores, labels, forward, backward, offsets, *_groups(offsets, labels), bases, SAMPLE)
+        _chromatic_scan(scores, labels, forward, backward, offsets, bases, SAMPLE)
     return labels
 
 
@@ -159,7 +180,7 @@ def icm(scores, labels, theta, offsets, iterations):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
     for _ in range(iterations):
-        if _chromatic(scores, labels, forward, backward, offsets, *_groups(offsets, labels), unused, IMPROVE) == 0:
+        if _chromatic_scan(scores, labels, forward, backward, offsets, unused, IMPROVE) == 0:
             break
     return labels
 
