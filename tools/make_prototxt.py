@@ -26,7 +26,7 @@ from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
 NUM_LABELS = 20
-DEFAULT_EDGES = "sparse:1,2,4,8,16"
+DEFAULT_EDGES = "sparse:1,2,4,8,16,32"  # 24 classes: neighbours up to long range
 # (name, channels, dilation) of the 3x3 convolutions; receptive field 1 + 2 * sum(dilations).
 CNN = (("conv1", 16, 1), ("conv2", 16, 2), ("conv3", 32, 4), ("conv4", 32, 8))
 RECEPTIVE_FIELD = 1 + 2 * sum(d for _, _, d in CNN)
