@@ -1,4 +1,4 @@
-"""The exponential used by the draw, written out so every backend computes identical bits.
+"""The arithmetic of the draw, written out so every backend computes identical bits.
 
 exp_neg(x) ~ exp(max(x, -64)) for x <= 0 (relative error < 2e-12): Taylor polynomial of
 degree 10 at y = x / 256 in Horner form, then squared 8 times. Plain multiplies and adds in
@@ -22,3 +22,13 @@ def exp_neg(x):
     for _ in range(8):
         p = p * p
     return p
+
+
+def lane_sum(w):
+    """Sum over the last axis in 4 interleaved lanes (lane j: w[j] + w[j+4] + ..., left to right),
+    then (lane0 + lane1) + (lane2 + lane3): short dependency chains, and vectorisable in a kernel."""
+    lanes = w[..., 0:4].copy() if w.shape[-1] >= 4 else np.pad(w, [(0, 0)] * (w.ndim - 1) + [(0, 4 - w.shape[-1])])
+    for start in range(4, w.shape[-1], 4):
+        block = w[..., start:start + 4]
+        lanes[..., :block.shape[-1]] += block
+    return (lanes[..., 0] + lanes[..., 1]) + (lanes[..., 2] + lanes[..., 3])

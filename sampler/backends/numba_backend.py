@@ -47,18 +47,30 @@ def _logits(scores, labels, forward, backward, offsets, n, y, x, z):
 
 @njit(cache=True)
 def _draw(z, u):
-    """First l with cumsum(w) > u * sum(w), w = exp_neg(z - max); if rounding leaves none,
-    the first l of largest weight. Separate loops so the exponentials vectorise."""
-    top = z[0]
-    for l in range(1, z.shape[0]):
-        top = max(top, z[l])
-    for l in range(z.shape[0]):
+    """First l with cumsum(w) > u * lane_sum(w), w = exp_neg(z - max); if rounding leaves none,
+    the first l of largest weight. Loops shaped so that they vectorise or run 4 chains at once."""
+    num_labels = z.shape[0]
+    m0 = m1 = m2 = m3 = z[0]  # max is exact in any order: 4 chains
+    for l in range(0, num_labels - 3, 4):
+        m0, m1, m2, m3 = max(m0, z[l]), max(m1, z[l + 1]), max(m2, z[l + 2]), max(m3, z[l + 3])
+    for l in range(num_labels - num_labels % 4, num_labels):
+        m0 = max(m0, z[l])
+    top = max(max(m0, m1), max(m2, m3))
+    for l in range(num_labels):
         z[l] = _exp_neg(z[l] - top)
-    total = 0.0
-    for l in range(z.shape[0]):
-        total += z[l]
-    threshold, acc = u * total, 0.0
-    for l in range(z.shape[0]):
+    s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum; a missing tail term is + 0.0, exact
+    for l in range(0, num_labels - 3, 4):
+        s0, s1, s2, s3 = s0 + z[l], s1 + z[l + 1], s2 + z[l + 2], s3 + z[l + 3]
+    tail = num_labels - num_labels % 4
+    for l in range(tail, num_labels):
+        if l - tail == 0:
+            s0 += z[l]
+        elif l - tail == 1:
+            s1 += z[l]
+        else:
+            s2 += z[l]
+    threshold, acc = u * ((s0 + s1) + (s2 + s3)), 0.0
+    for l in range(num_labels):
         acc += z[l]
         if acc > threshold:
             return l

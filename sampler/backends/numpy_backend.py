@@ -46,11 +46,10 @@ class _Model:
 
 def draw(logits, u):
     """Inverse-CDF draw per row of (..., L) logits with uniforms (...): the first l with
-    cumsum(w) > u * sum(w), w = exp_neg(logits - max); if rounding leaves none, the first
-    l of largest weight."""
+    cumsum(w) > u * lane_sum(w), w = exp_neg(logits - max); if rounding leaves none, the
+    first l of largest weight."""
     weights = kernelmath.exp_neg(logits - logits.max(axis=-1, keepdims=True))
-    cdf = np.cumsum(weights, axis=-1)
-    first = np.sum(cdf <= (u * cdf[..., -1])[..., None], axis=-1)
+    first = np.sum(np.cumsum(weights, axis=-1) <= (u * kernelmath.lane_sum(weights))[..., None], axis=-1)
     return np.where(first < logits.shape[-1], first, weights.argmax(axis=-1))
 
 
