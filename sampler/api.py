@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import backends, checks, rng, stats
+from .offsets import parse_edges
 
 SCHEDULES = ("chromatic", "raster")
 
@@ -67,7 +68,7 @@ def energy(scores, labels, theta, offsets):
 def pair_counts(labels, offsets, num_labels):
     """(C, L, L) int64 counts[c, y_i, y_{i+d_c}] summed over the (N, H, W) labellings given."""
     num_labels = checks.count(num_labels, "num_labels", 1)
-    offsets = checks.parse_edges(offsets)
+    offsets = parse_edges(offsets)
     shape = np.shape(labels)
     if len(shape) != 3:
         raise ValueError(f"labels: expected shape (N, H, W), got {shape}")

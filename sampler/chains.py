@@ -8,6 +8,7 @@ import numpy as np
 
 from . import checks, rng
 
+BLOCK = 64  # images initialised at a time: bounds the uint64 temporaries
 EXACT = 2 ** 24  # float32 holds every integer below this exactly
 SOLVER_HINT = ("the solver must not change the chain-store blob: set lr_mult: 0 and decay_mult: 0 "
                "on that parameter")
@@ -21,10 +22,13 @@ class ChainStore:
         self.num_labels = checks.count(num_labels, "num_labels", 2)
         if self.num_labels > checks.MAX_LABELS:
             raise ValueError(f"num_labels: at most {checks.MAX_LABELS} (uint8 labels), got {num_labels}")
-        bases = rng.image_bases(checks.seed(seed), np.arange(num_images),
-                                np.full(num_images, rng.INIT_STEP, dtype=np.uint64))
-        u = rng.uniform(bases[:, None], np.arange(height * width)[None])
-        self.labels = (u * num_labels).astype(np.uint8).reshape(num_images, height, width)
+        seed, pixels = checks.seed(seed), np.arange(height * width)
+        self.labels = np.empty((num_images, height, width), dtype=np.uint8)
+        for start in range(0, num_images, BLOCK):
+            keys = np.arange(start, min(num_images, start + BLOCK))
+            bases = rng.image_bases(seed, keys, np.full(len(keys), rng.INIT_STEP, dtype=np.uint64))
+            u = rng.uniform(bases[:, None], pixels[None])  # < 1, so u * L < L
+            self.labels[keys] = (u * num_labels).astype(np.uint8).reshape(len(keys), height, width)
         self.steps = np.zeros(num_images, dtype=np.int64)
 
     @property

@@ -9,7 +9,10 @@ from sampler.backends import numba_backend
 BACKENDS = sampler.available_backends()
 SCHEDULES = ("raster", "chromatic")
 EDGE_SETS = [sampler.window(r) for r in (1, 2, 3, 4)] + [
-    sampler.sparse([1, 2, 4, 8]), sampler.sparse([1, 3, 9]), sampler.parse_edges([[0, 2], [2, 1], [1, -3]])]
+    sampler.sparse([1, 2, 4, 8]), sampler.sparse([1, 3, 9]), sampler.parse_edges([[0, 2], [2, 1], [1, -3]]),
+    # the sets of the statistical tests
+    sampler.parse_edges([[0, 1], [1, 0], [0, 2], [1, -2]]), sampler.parse_edges([[0, 1], [1, 0], [2, 1], [1, 1]]),
+    sampler.parse_edges([[0, 1], [1, 0], [1, 1], [1, -1], [2, 1]])]
 
 
 def random_model(seed, n=3, num_labels=4, h=6, w=7, offsets="window:2", scale=1.0):

@@ -31,8 +31,11 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--repeats", type=int, default=5, help="timed sweeps per cell (median reported)")
     p.add_argument("--store-images", type=int, default=5000, help="training images, for the chain-store size")
+    p.add_argument("--threads", type=int, help="numba threads (default: numba's default)")
     p.add_argument("--quick", action="store_true", help="60x80 images, 2 repeats, no NumPy raster, short scaling")
     args = p.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be positive")
     for name in ("labels", "height", "width", "batch", "repeats", "store_images"):
         if getattr(args, name) < (2 if name == "labels" else 1):
             p.error(f"--{name.replace('_', '-')} must be positive (labels >= 2)")
@@ -66,7 +69,12 @@ def main(argv=None):
     schedules = args.schedule or ["chromatic", "raster"]
     n, num_labels, h, w = args.batch, args.labels, args.height, args.width
     pixels = n * h * w
-    threads = __import__("numba").get_num_threads() if "numba" in backends else 1
+    threads = None
+    if "numba" in backends:
+        import numba
+        if args.threads:
+            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        threads = numba.get_num_threads()
     print(f"batch {n}, {h}x{w}, L={num_labels}, {args.repeats} timed sweeps per cell (median); "
           f"numba threads {threads}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"chain store: N*H*W = {args.store_images}*{h}*{w} bytes = {args.store_images * h * w / 2**20:.1f} MiB "
