@@ -7,6 +7,8 @@
             python_param { module: "layers.crf_loss" layer: "GibbsCRFLoss"
                            param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8", "num_images": 2000}' } }
 
+param_str keys: layers/params.py (LOSS).
+
 Bottoms: scores (N,L,H,W), label (N,1,H,W) ids as floats, index (N,) the images' indices in
 the training set. Top: the mean negative pseudo-log-likelihood per pixel of the labels
 (the softmax cross-entropy when theta = 0), a number to watch; the gradient is not its.
@@ -18,7 +20,9 @@ carry them with no side files; the blob is the only place they live.
 
 Each forward runs `sweeps` Gibbs sweeps from each image's stored labelling under the current
 scores and theta (randomness keyed by seed, image index and the image's sweep counter, so a
-resumed run continues the same random streams) and stores the result. Backward writes
+resumed run continues the same random streams) and stores the result. With "init": "truth"
+an image's chain starts from its ground truth on its first visit instead of from the stored
+random labelling. Backward writes
 statistics(sample) - statistics(ground truth), over the batch's pixel count and times the
 loss weight: the negated stochastic gradient of the mean log-likelihood per pixel.
 """
@@ -28,7 +32,7 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import BlobError, finite_scores, integer_ids, onehot_difference, scores_shape, chain_blob
+from .blobs import BlobError, chain_blob, finite_scores, integer_ids, onehot_difference, scores_shape
 
 NAME = "GibbsCRFLoss"
 
@@ -69,6 +73,8 @@ class GibbsCRFLoss(caffe.Layer):
                             bottom[2].data.reshape(-1), p.num_images)
         theta = self.blobs[0].data
         labels, steps = self._load_chains(index)
+        if p.init == "truth":
+            labels[steps == 0] = truth[steps == 0]
         for s in range(p.sweeps):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
                                    step=steps + s, backend=p.backend, schedule=p.schedule)
