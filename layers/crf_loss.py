@@ -80,7 +80,7 @@ class GibbsCRFLoss(caffe.Layer):
                                    step=steps + s, backend=p.backend, schedule=p.schedule)
         self.blobs[1].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps)
         self.truth, self.sample = truth, labels
-        pll = sampler.pseudo_log_likelihood(scores, truth, theta, p.offsets)
+        pll = sampler.pseudo_log_likelihood(scores, truth, theta, p.offsets, backend=p.backend)
         top[0].data[...] = -pll.sum() / truth.size
 
     def backward(self, top, propagate_down, bottom):
