@@ -1,4 +1,6 @@
-"""CPU backend: Numba kernels, parallel over (image, pixel of one colour) with prange.
+"""CPU backend: Numba kernels. Chromatic sweeps run in parallel over images (colours in turn
+inside each) when the batch has at least as many images as threads, else over the
+(image, pixel) pairs of one colour at a time; raster sweeps run in parallel over images.
 
 Per pixel: the L logits in a per-chunk scratch array, the pairwise rows added from
 tables laid out (c, neighbour label, l) so the inner loop over l is contiguous, then an
@@ -14,6 +16,8 @@ from ..colouring import schedule_plan
 SAMPLE, IMPROVE = 0, 1
 CHUNK = 1024  # (image, pixel) items per parallel task: amortises the scratch allocation
 
+# Numba's cache does not notice edits to callees in other files: after changing rng.py or
+# kernelmath.py, delete sampler/**/__pycache__.
 _mix = njit(cache=True)(rng.mix)
 _exp_neg = njit(cache=True)(kernelmath.exp_neg)
 
