@@ -1,7 +1,8 @@
 """Backend registry. A backend is a module `sampler/backends/<name>_backend.py` with
-`available() -> bool` and any of: sweep, icm, conditionals, count, meanfield (signatures as
-in numpy_backend, which also supplies whatever a backend leaves out). Dropping in
-`cupy_backend.py` is enough to register "cupy".
+`available() -> bool` (False where it cannot run, e.g. CuPy without a GPU) and any of:
+sweep, icm, conditionals, count, meanfield, with numpy_backend's signatures (NumPy arrays
+in and out); numpy_backend supplies whatever a backend leaves out. Dropping in
+`cupy_backend.py` is enough to register "cupy" (and to make "auto" prefer it).
 """
 import functools
 import importlib
