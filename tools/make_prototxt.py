@@ -105,7 +105,7 @@ def deploy_net(crf, height, width, config):
     return f'name: "deploy_{"crf" if crf else "cnn"}"\n' + str(n.to_proto())
 
 
-def solver(stage, net, iterations, snapshots):
+def solver(stage, net, iterations, snapshots, snapshot_every):
     s = caffe_pb2.SolverParameter()
     s.net = net
     s.type = "Adam"
@@ -115,7 +115,7 @@ def solver(stage, net, iterations, snapshots):
     s.weight_decay = 1e-4
     s.max_iter = iterations
     s.display = 10
-    s.snapshot = iterations
+    s.snapshot = min(snapshot_every or iterations, iterations)  # resume points; the last is final
     s.snapshot_prefix = f"{snapshots}/{stage}"
     s.solver_mode = caffe_pb2.SolverParameter.CPU
     s.random_seed = 1
@@ -124,12 +124,13 @@ def solver(stage, net, iterations, snapshots):
 
 def render(*, data="datasets/default", num_images=2000, height=120, width=160, batch_size=8,
            edges=DEFAULT_EDGES, seed=0, iters=(2000, 500, 500), net_dir="prototxt",
-           snapshots="snapshots", num_labels=NUM_LABELS):
+           snapshots="snapshots", num_labels=NUM_LABELS, snapshot_every=None):
     """{file name: text} of the 3 train nets, 3 solvers and 2 deploy nets.
 
     data: dataset folder holding train.txt; num_images: its number of training images (the
     chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
-    folder the solvers name their nets in; snapshots: folder of snapshot_prefix. Paths are
+    folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
+    snapshot_every: iterations between snapshots (default: only the final one). Paths are
     written as given (relative ones are relative to where `caffe train` runs: the repo root).
     """
     config = crf_config(edges, num_images, num_labels, seed)
@@ -141,7 +142,8 @@ def render(*, data="datasets/default", num_images=2000, height=120, width=160, b
         if previous:
             command += f" -weights {snapshots}/{previous[0]}_iter_{previous[1]}.caffemodel"
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}\n# {command}   (mkdir -p {snapshots} first)\n"
-                                             + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots))
+                                             + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
+                                                      snapshot_every))
         previous = stage, count
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, config)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, config)
