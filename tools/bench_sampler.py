@@ -37,8 +37,9 @@ def parse_args(argv=None):
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be positive")
     for name in ("labels", "height", "width", "batch", "repeats", "store_images"):
-        if getattr(args, name) < (2 if name == "labels" else 1):
-            p.error(f"--{name.replace('_', '-')} must be positive (labels >= 2)")
+        least = 2 if name == "labels" else 1
+        if getattr(args, name) < least:
+            p.error(f"--{name.replace('_', '-')} must be at least {least}")
     if args.quick:
         args.height, args.width, args.repeats = 60, 80, 2
     return args
