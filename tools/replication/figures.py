@@ -1,0 +1,54 @@
+"""The report's pictures: a Fig.1-style sheet, learned theta heat maps, training curves."""
+from importlib import import_module
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+import sampler  # noqa: E402
+from data import labels  # noqa: E402
+
+from .caffe_log import training_curve  # noqa: E402
+
+plot_theta = import_module("plot_theta")  # tools/plot_theta.py
+
+
+def comparison_sheet(depth, truth, predictions, out, count):
+    """Depth | ground truth | one column per prediction, for the first `count` images.
+    predictions: {column title: (N, H, W) labels}."""
+    columns = ["depth", "ground truth", *predictions]
+    fig, axes = plt.subplots(count, len(columns), figsize=(2.4 * len(columns), 2 * count),
+                             squeeze=False, constrained_layout=True)
+    for i in range(count):
+        images = [depth[i], labels.colourise(truth[i])]
+        images += [labels.colourise(p[i]) for p in predictions.values()]
+        for ax, title, image in zip(axes[i], columns, images):
+            ax.imshow(image, cmap="gray_r" if image.ndim == 2 else None)
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(title, fontsize=9)
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+
+
+def theta_maps(weights, out, title):
+    theta, config = plot_theta.load_theta(weights, "crf")
+    offsets = sampler.parse_edges(config["edges"])
+    plot_theta.plot(theta, offsets, plot_theta.label_names(theta.shape[1]), out, title)
+
+
+def training_curves(logs, out):
+    """One panel per stage: Caffe's smoothed training loss against iteration."""
+    fig, axes = plt.subplots(1, len(logs), figsize=(4.5 * len(logs), 3.2), squeeze=False,
+                             constrained_layout=True)
+    for ax, (stage, log) in zip(axes[0], logs.items()):
+        curve = np.array(training_curve(Path(log).read_text()) or [(0, np.nan)])
+        ax.plot(curve[:, 0], curve[:, 1])
+        ax.set_title(f"stage {stage}")
+        ax.set_xlabel("iteration")
+        ax.set_ylabel("training loss")
+    fig.savefig(out, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,94 @@
+"""report.json and report.md of a replication run: the results table with bootstrap
+intervals, paired gains, settings, stage times and pictures."""
+import json
+
+import numpy as np
+
+from data import metrics
+
+from .evaluation import ROWS
+
+# (gain key, better row, baseline row): the comparisons the paper argues for.
+GAINS = (
+    ("joint_vs_cnn", "joint", "cnn"),
+    ("separate_vs_cnn", "separate", "cnn"),
+    ("joint_vs_separate", "joint", "separate"),
+    ("gibbs_vs_meanfield", "joint", "meanfield"),
+    ("gibbs_vs_icm", "joint", "icm"),
+)
+METRICS = ("part_accuracy", "pixel_accuracy", "mean_class_accuracy", "mean_iou")
+
+
+def paired_gain(a, b):
+    """Gain in body-part accuracy of row a over row b on the same test images, with a paired
+    bootstrap interval (images resampled, both rows together)."""
+    correct_a = np.asarray(a["per_image_part_correct"])
+    correct_b = np.asarray(b["per_image_part_correct"])
+    total = np.asarray(a["per_image_part_total"])
+    return {"mean": float((correct_a - correct_b).sum() / total.sum()),
+            "ci": metrics.bootstrap_ratio_ci(correct_a - correct_b, total)}
+
+
+def build(results, settings, stage_seconds, eval_seconds):
+    gains = {key: paired_gain(results[a], results[b]) for key, a, b in GAINS}
+    slim = {key: {k: v for k, v in r.items() if not k.startswith("per_image")}
+            for key, r in results.items()}
+    return {"results": slim, "gains": gains, "settings": settings,
+            "stage_seconds": stage_seconds, "eval_seconds": eval_seconds}
+
+
+def table(report):
+    """The results table as Markdown."""
+    lines = ["| method | body-part accuracy (95% CI) | pixel acc. | mean class acc. | mean IoU |",
+             "| --- | --- | --- | --- | --- |"]
+    for key, label, *_ in ROWS:
+        r = report["results"][key]
+        lo, hi = r["part_accuracy_ci"]
+        lines.append(f"| {label} | **{r['part_accuracy']:.4f}** ({lo:.4f}-{hi:.4f}) | "
+                     f"{r['pixel_accuracy']:.4f} | {r['mean_class_accuracy']:.4f} | {r['mean_iou']:.4f} |")
+    return "\n".join(lines)
+
+
+def gains_table(report):
+    lines = ["| comparison | gain in body-part accuracy | paired 95% CI |", "| --- | --- | --- |"]
+    for key, *_ in GAINS:
+        g = report["gains"][key]
+        lines.append(f"| {key.replace('_', ' ')} | {g['mean']:+.4f} | "
+                     f"{g['ci'][0]:+.4f} to {g['ci'][1]:+.4f} |")
+    return "\n".join(lines)
+
+
+def markdown(report, figures):
+    s = report["settings"]
+    times = "\n".join(f"| {stage} | {sec / 60:.1f} min |" for stage, sec in report["stage_seconds"].items())
+    pictures = "\n\n".join(f"![{name}]({path})" for name, path in figures.items())
+    return f"""# Replication run: scale `{s['scale']}`
+
+{s['train']} training / {s['test']} test images at {s['width']}x{s['height']}; metric: per-pixel
+accuracy over body-part pixels (background excluded), 95% bootstrap intervals over test images.
+
+## Results
+
+{table(report)}
+
+## Gains (paired over the same test images)
+
+{gains_table(report)}
+
+## Settings
+
+```json
+{json.dumps(s, indent=1)}
+```
+
+## Wall time
+
+| stage | time |
+| --- | --- |
+{times}
+| evaluation (all rows) | {report['eval_seconds'] / 60:.1f} min |
+
+## Pictures
+
+{pictures}
+"""
