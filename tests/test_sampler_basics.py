@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 import sampler
-from sampler import rng
+from sampler import grid, rng
 from sampler.backends import numba_backend
+from sampler.colouring import schedule_plan
 
 BACKENDS = sampler.available_backends()
 SCHEDULES = ("raster", "chromatic")
@@ -253,3 +254,18 @@ def test_backends_registry():
     assert "numpy" in BACKENDS and set(BACKENDS) <= {"numpy", "numba", "cupy"}
     with pytest.raises(ValueError, match="backend"):
         sampler.sweep(*random_model(0), backend="nope")
+
+
+def test_numba_chromatic_kernels_agree():
+    """Parallel over images or over the pixels of a colour: the same sweep."""
+    if "numba" not in BACKENDS:
+        pytest.skip("numba not available")
+    s, y, t, d = random_model(8, n=3, num_labels=5, h=30, w=41, offsets="sparse:1,3")
+    forward, backward = numba_backend._tables(t)
+    order, starts = schedule_plan(grid.key(d), 30, 41, "chromatic")
+    bases = rng.image_bases(1, np.arange(3), np.zeros(3, np.uint64))
+    a, b = y.copy(), y.copy()
+    changed_a = numba_backend._chromatic(s, a, forward, backward, d, order, starts, bases, numba_backend.SAMPLE)
+    changed_b = numba_backend._chromatic_by_image(s, b, forward, backward, d, order, starts, bases,
+                                                  numba_backend.SAMPLE)
+    assert np.array_equal(a, b) and changed_a == changed_b == np.sum(a != y)
