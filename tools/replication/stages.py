@@ -1,4 +1,5 @@
 """Run one training stage through `.venv/bin/caffe train`, resumably, with a progress bar."""
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -40,9 +41,11 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
     elif weights is not None:
         command += ["-weights", str(weights)]
     Path(snapshots).mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as out, tqdm(total=max_iter, desc=f"stage {stage}", unit="it") as bar:
+    # Caffe's own log is the stage's record and our progress source, whatever this process set.
+    env = {**os.environ, "GLOG_minloglevel": "0"}
+    with open(log, "a", buffering=1) as out, tqdm(total=max_iter, desc=f"stage {stage}", unit="it") as bar:
         out.write(f"$ {' '.join(command)}\n")
-        proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+        proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         for line in proc.stdout:
             out.write(line)
