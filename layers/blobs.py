@@ -34,7 +34,7 @@ def integer_ids(layer, role, values, high):
     ids = values.astype(np.int64)
     if values.size and ((ids != values).any() or ids.min() < 0 or ids.max() >= high):
         bad = values[(ids != values) | (ids < 0) | (ids >= high)].ravel()[0]
-        raise BlobError(f"{layer}: {role} holds {bad!r}, expected integer ids 0..{high - 1}")
+        raise BlobError(f"{layer}: {role} holds {bad:g}, expected integer ids 0..{high - 1}")
     return ids
 
 

@@ -20,11 +20,13 @@ import numpy as np
 import sampler
 
 from . import params
+from .errors import reports_errors
 from .blobs import BlobError, chain_blob_shape, finite_scores, scores_shape
 
 NAME = "CRFMarginals"
 
 
+@reports_errors
 class CRFMarginals(caffe.Layer):
 
     def setup(self, bottom, top):

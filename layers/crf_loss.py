@@ -32,11 +32,13 @@ import numpy as np
 import sampler
 
 from . import params
+from .errors import reports_errors
 from .blobs import BlobError, chain_blob, finite_scores, integer_ids, onehot_difference, scores_shape
 
 NAME = "GibbsCRFLoss"
 
 
+@reports_errors
 class GibbsCRFLoss(caffe.Layer):
 
     def setup(self, bottom, top):

@@ -112,3 +112,20 @@ def test_deploy_nets_load_trained_weights(stages, pycaffe, deploy):
         assert np.allclose(marginals.sum(axis=1), 1, atol=1e-5)
         chosen = np.take_along_axis(marginals, out["prediction"].astype(int), axis=1)
         assert (chosen[:, 0] == marginals.max(axis=1)).all()  # Caffe's ArgMax breaks ties its own way
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"num_images": IMAGES - 1}, "BlobError: GibbsCRFLoss: bottom[2] (index, chain store of num_images=3) holds 3,"),
+    ({"edges": "ring:3"}, "ParamError: GibbsCRFLoss: param_str key 'edges' must be"),
+])
+def test_bad_input_stops_caffe_train_with_the_reason(stages, caffe_bin, tmp_path, change, message):
+    """caffe aborts on any Python exception in a layer; the layer has printed why first."""
+    root = stages["snap"].parent
+    options = {"num_images": IMAGES, "edges": make_prototxt.DEFAULT_EDGES, **change}
+    paths = make_prototxt.write_prototxt(tmp_path, data=root / "data", height=HEIGHT, width=WIDTH,
+                                         batch_size=IMAGES, snapshots=tmp_path, **options)
+    run = subprocess.run([str(caffe_bin), "train", "-solver", str(paths["solver_separate.prototxt"])],
+                         cwd=root, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "GLOG_minloglevel": "1"})
+    assert run.returncode != 0
+    assert message in run.stderr
