@@ -3,6 +3,7 @@ import json
 import sys
 import types
 
+import numba
 import numpy as np
 import pytest
 
@@ -13,6 +14,15 @@ sys.path.insert(0, str(REPO / "tools"))
 import audit  # noqa: E402
 from audit_claims import gibbs_exact, report, unbiased_gradient  # noqa: E402
 from audit_claims.common import FAIL, NOT_RUN, PASS  # noqa: E402
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """As the audit itself runs (see audit.py --threads): tiny models, busy machine."""
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

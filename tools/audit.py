@@ -12,13 +12,17 @@ claim that ran passed, 1 otherwise.
 import argparse
 import dataclasses
 import json
+import os
 import pathlib
 import sys
 import textwrap
 import time
 
-from audit_claims import SIMULATED, report
-from audit_claims.common import FAIL, NOT_RUN, PASS, Result
+os.environ.setdefault("GLOG_minloglevel", "2")  # before Caffe loads: no net set-up logs in the table
+import numba  # noqa: E402
+
+from audit_claims import SIMULATED, report  # noqa: E402
+from audit_claims.common import FAIL, NOT_RUN, PASS, Result  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 COLUMNS = (("#", 3), ("claim", 30), ("test", 52), ("figure", 50), ("verdict", 7))
@@ -31,6 +35,9 @@ def parse_args(argv):
     p.add_argument("--json", type=pathlib.Path, metavar="OUT", help="also write the rows, with raw numbers, here")
     p.add_argument("--report", type=pathlib.Path, default=REPO / "runs" / "default" / "report.json",
                    help="replication report for claims 6b and 7 (default: runs/default/report.json)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="Numba threads (default 1: the models are tiny, and on a busy machine "
+                        "thread start-up made sweeps 50x slower; the same kernels run either way)")
     return p.parse_args(argv)
 
 
@@ -68,6 +75,9 @@ def table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
+    if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+        sys.exit(f"audit.py: --threads must be in 1..{numba.config.NUMBA_NUM_THREADS}")
+    numba.set_num_threads(args.threads)
     start = time.perf_counter()
     rows = audit(args.quick, args.report)
     elapsed = time.perf_counter() - start

@@ -57,7 +57,7 @@ def loss_net(scores, labels, offsets, *, seed=0, layer=LAYER):
 
 def gradients(net):
     """One forward/backward pass: (scores diff, theta diff), copies."""
-    net.params["crf"][0].diff[...] = 0  # Caffe leaves clearing parameter diffs to the solver
+    net.clear_param_diffs()  # the layer accumulates into theta's diff, as Caffe layers do
     net.forward()
     net.backward()
     return net.blobs["scores"].diff.copy(), net.params["crf"][0].diff.copy()

@@ -47,7 +47,7 @@ def run(quick=False, marginals=sampler.marginals, models=None):
     rng = np.random.default_rng(1)
     slopes, finals = [], []
     for m in range(models or (2 if quick else 4)):
-        scores, theta = random_model(rng, 1, LABELS, HEIGHT, WIDTH, len(offsets), 1.0, 1.0)
+        scores, theta = random_model(rng, 1, LABELS, HEIGHT, WIDTH, len(offsets), 1.0, 1.5)
         err = errors(scores, theta, offsets, counts, marginals, seed=100 * m)
         slopes.append(loglog_slope(counts, err))
         finals.append(err[-1])
