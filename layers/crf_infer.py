@@ -20,8 +20,8 @@ import numpy as np
 import sampler
 
 from . import params
-from .errors import reports_errors
 from .blobs import BlobError, chain_blob_shape, finite_scores, scores_shape
+from .errors import reports_errors
 
 NAME = "CRFMarginals"
 

@@ -32,8 +32,8 @@ import numpy as np
 import sampler
 
 from . import params
-from .errors import reports_errors
 from .blobs import BlobError, chain_blob, finite_scores, integer_ids, onehot_difference, scores_shape
+from .errors import reports_errors
 
 NAME = "GibbsCRFLoss"
 
