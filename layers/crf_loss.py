@@ -20,9 +20,7 @@ carry them with no side files; the blob is the only place they live.
 
 Each forward runs `sweeps` Gibbs sweeps from each image's stored labelling under the current
 scores and theta (randomness keyed by seed, image index and the image's sweep counter, so a
-resumed run continues the same random streams) and stores the result. With "init": "truth"
-an image's chain starts from its ground truth on its first visit instead of from the stored
-random labelling. Backward writes
+resumed run continues the same random streams) and stores the result. Backward writes
 statistics(sample) - statistics(ground truth), over the batch's pixel count and times the
 loss weight: the negated stochastic gradient of the mean log-likelihood per pixel.
 """
@@ -75,8 +73,6 @@ class GibbsCRFLoss(caffe.Layer):
                             bottom[2].data.reshape(-1), p.num_images)
         theta = self.blobs[0].data
         labels, steps = self._load_chains(index)
-        if p.init == "truth":
-            labels[steps == 0] = truth[steps == 0]
         for s in range(p.sweeps):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
                                    step=steps + s, backend=p.backend, schedule=p.schedule)

@@ -52,9 +52,6 @@ LOSS = {
     **MODEL,
     "sweeps": (1, _int(1)),
     "schedule": ("chromatic", _choice("chromatic", "raster")),
-    # where an image's chain starts on its first visit (step 0): the stored random labelling,
-    # or its ground truth (a chain started at the data needs no burn-in to give useful samples)
-    "init": ("random", _choice("random", "truth")),
 }
 
 INFER = {

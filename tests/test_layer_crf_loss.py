@@ -132,21 +132,6 @@ def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
     assert net.params["crf"][0].diff.any()
 
 
-def test_init_truth_starts_each_chain_once_at_its_ground_truth(pycaffe, tmp_path):
-    """Uniform scores and strongly attractive tables: a chain started at a constant labelling
-    stays there, so the sample shows where the chain started."""
-    net = make_net(pycaffe, tmp_path, 2, 3, 4, 5, init="truth")
-    net.params["crf"][0].data[...] = 30 * np.eye(3)
-    feed(net, np.zeros((2, 3, 4, 5)), np.full((2, 4, 5), 2), [0, 1])
-    net.forward()
-    labels, steps = sampler.ChainStore.decode_rows(net.params["crf"][1].data, 4, 5, 3)
-    assert (labels == 2).all() and steps.tolist() == [1, 1]
-    net.blobs["label"].data[...] = 1  # a later visit continues the chain, whatever the truth
-    net.forward()
-    labels, _ = sampler.ChainStore.decode_rows(net.params["crf"][1].data, 4, 5, 3)
-    assert (labels == 2).all()
-
-
 @pytest.mark.parametrize("blob, value, match", [
     ("label", 3, "bottom\\[1\\] \\(label\\)"),
     ("label", 1.5, "bottom\\[1\\] \\(label\\)"),
