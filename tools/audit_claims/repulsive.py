@@ -30,7 +30,7 @@ def expected_accuracy(marginals, decision):
 
 def run(quick=False):
     offsets = sampler.parse_edges(EDGES)
-    num_models, samples = (40, 1000) if quick else (120, 2000)
+    num_models, samples = (60, 1000) if quick else (200, 2000)
     rng = np.random.default_rng(6)
     acc = {"gibbs": [], "meanfield": [], "exact": []}
     for m in progress(range(num_models), "claim 6a: models"):

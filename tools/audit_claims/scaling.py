@@ -23,9 +23,9 @@ MAX_EXPONENT = 1.2
 
 
 def sizes(quick):
-    top = 3 if quick else 5
-    return {"side": [64, 128, 256, 512, 1024][:top], "labels": [4, 8, 16, 32, 64][:top],
-            "classes": [1, 2, 4, 8, 16][:top]}
+    if quick:
+        return {"side": [64, 128, 256], "labels": [4, 8, 16], "classes": [1, 2, 4]}
+    return {"side": [64, 128, 256, 512, 1024], "labels": [4, 8, 16, 32, 64], "classes": [1, 2, 4, 8, 16]}
 
 
 def sweep_seconds(side, labels, classes, repeats, rng):
@@ -48,7 +48,7 @@ def chain_bytes_ok():
 
 def run(quick=False):
     rng = np.random.default_rng(5)
-    repeats = 5 if quick else 10
+    repeats = 7 if quick else 15
     exponents, seconds = {}, {}
     grid = sizes(quick)
     cases = [(factor, value) for factor, values in grid.items() for value in values]
