@@ -126,8 +126,9 @@ def test_report_claims_not_run_without_report_and_fail_on_a_bad_one(tmp_path):
     rows = report.run(path)
     assert [r.status for r in rows] == [FAIL, FAIL]
     assert "gains.gibbs_vs_meanfield" in rows[0].figure
-    path.write_text("{not json")
-    assert [r.status for r in report.run(path)] == [FAIL, FAIL]
+    for bad in ("{not json", "[1, 2]"):
+        path.write_text(bad)
+        assert [r.status for r in report.run(path)] == [FAIL, FAIL], bad
 
 
 def test_help_and_table(capsys):

@@ -4,7 +4,8 @@ Keys read (each gain: body-part accuracy of the first method minus the second, w
 bootstrap interval over test images):
   gains.gibbs_vs_meanfield.{mean, ci}                                     claim 6b
   gains.separate_vs_cnn, gains.joint_vs_separate, gains.joint_vs_cnn .{mean, ci}  claim 7
-  results.<method>.part_accuracy for method in cnn, separate, joint, meanfield (shown only)
+  results.<method>.part_accuracy for method in cnn, separate, joint, meanfield, and
+  settings.scale, settings.test (shown only, when present)
 A missing report gives "not run"; a report that lacks a key, or is not JSON, FAILs.
 """
 import json
@@ -26,9 +27,12 @@ def load(path):
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        report = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise ReportError(f"cannot read {path}: {e}") from None
+    if not isinstance(report, dict):
+        raise ReportError(f"{path} is not a JSON object")
+    return report
 
 
 def gain(report, name):
@@ -43,13 +47,17 @@ def gain(report, name):
     return mean, lo, hi
 
 
-def accuracies(report):
-    results = report.get("results") if isinstance(report, dict) else None
-    if not isinstance(results, dict):
-        return ""
-    shown = [f"{m} {results[m]['part_accuracy']:.4f}" for m in SHOWN
-             if isinstance(results.get(m), dict) and isinstance(results[m].get("part_accuracy"), (int, float))]
-    return "; part accuracy " + ", ".join(shown) if shown else ""
+def context(report):
+    """The accuracies behind the gains and the run's scale, as far as the report has them."""
+    results, settings = report.get("results"), report.get("settings")
+    text = ""
+    if isinstance(results, dict):
+        shown = [f"{m} {results[m]['part_accuracy']:.4f}" for m in SHOWN
+                 if isinstance(results.get(m), dict) and isinstance(results[m].get("part_accuracy"), (int, float))]
+        text += "; part accuracy " + ", ".join(shown) if shown else ""
+    if isinstance(settings, dict) and "scale" in settings:
+        text += f"; run scale '{settings['scale']}', {settings.get('test', '?')} test images"
+    return text
 
 
 def fmt(name, g):
@@ -89,6 +97,6 @@ def run(path):
         except ReportError as e:
             row.figure, row.status = str(e), FAIL
             continue
-        row.figure, row.status = figure + accuracies(report), verdict(ok)
+        row.figure, row.status = figure + context(report), verdict(ok)
         row.details = {k: {"mean": v[0], "ci": [v[1], v[2]]} for k, v in numbers.items()}
     return rows
