@@ -12,7 +12,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "tools"))
 import audit  # noqa: E402
-from audit_claims import gibbs_exact, report, unbiased_gradient  # noqa: E402
+from audit_claims import gibbs_exact, independent, report, unbiased_gradient  # noqa: E402
 from audit_claims.common import FAIL, NOT_RUN, PASS  # noqa: E402
 
 
@@ -64,6 +64,18 @@ def jacobi_marginals(scores, theta, offsets, *, burn_in, samples, seed, keys):
 @pytest.mark.slow
 def test_claim_1_fails_for_synchronous_updates():
     row = gibbs_exact.run(quick=True, marginals=jacobi_marginals, models=1)
+    assert row.status == FAIL, row
+
+
+def sticky_sweep(scores, labels, theta, offsets, **options):
+    """NOT exact: the top-left pixel keeps its old label, so the result depends on the start."""
+    out = sampler.sweep(scores, labels, theta, offsets, **options)
+    out[:, 0, 0] = labels[:, 0, 0]
+    return out
+
+
+def test_claim_3_fails_for_a_start_dependent_sweep():
+    row = independent.run(quick=True, sweep=sticky_sweep)
     assert row.status == FAIL, row
 
 
