@@ -150,3 +150,10 @@ def test_help_and_table(capsys):
     rows = report.run(REPO / "no" / "such" / "report.json")
     text = audit.table(rows)
     assert "verdict" in text and "not run" in text
+
+
+def test_a_claim_that_raises_is_a_fail_row_and_exit_status_1(monkeypatch, tmp_path, capsys):
+    broken = types.SimpleNamespace(NUMBER="9", CLAIM="broken claim", run=lambda quick: 1 / 0)
+    monkeypatch.setattr(audit, "SIMULATED", [broken])
+    assert audit.main(["--quick", "--report", str(tmp_path / "absent.json")]) == 1
+    assert "ZeroDivisionError" in capsys.readouterr().out

@@ -30,7 +30,8 @@ COLUMNS = (("#", 3), ("claim", 30), ("test", 52), ("figure", 50), ("verdict", 7)
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--quick", action="store_true", help="smaller samples and fewer models (under 3 minutes)")
     p.add_argument("--json", type=pathlib.Path, metavar="OUT", help="also write the rows, with raw numbers, here")
     p.add_argument("--report", type=pathlib.Path, default=REPO / "runs" / "default" / "report.json",
@@ -38,7 +39,10 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=1,
                    help="Numba threads (default 1: the models are tiny, and on a busy machine "
                         "thread start-up made sweeps 50x slower; the same kernels run either way)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
+        p.error(f"--threads must be in 1..{numba.config.NUMBA_NUM_THREADS}")
+    return args
 
 
 def measure(module, quick):
@@ -75,8 +79,6 @@ def table(rows):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not 1 <= args.threads <= numba.config.NUMBA_NUM_THREADS:
-        sys.exit(f"audit.py: --threads must be in 1..{numba.config.NUMBA_NUM_THREADS}")
     numba.set_num_threads(args.threads)
     start = time.perf_counter()
     rows = audit(args.quick, args.report)
