@@ -11,9 +11,9 @@ test: setup
 	@$(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
+# The main job: dataset, the three training stages and the report, in runs/default/.
 run: setup
-	@echo "make run: the replication run (tools/replicate.py) is not implemented yet; see issue 8." >&2
-	@exit 1
+	$(PY) tools/replicate.py --scale default --out runs/default
 
 clean-venv:
 	rm -rf .venv
