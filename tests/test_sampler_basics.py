@@ -269,3 +269,19 @@ def test_numba_chromatic_kernels_agree():
     changed_b = numba_backend._chromatic_by_image(s, b, forward, backward, d, order, starts, bases,
                                                   numba_backend.SAMPLE)
     assert np.array_equal(a, b) and changed_a == changed_b == np.sum(a != y)
+
+
+@pytest.mark.parametrize("offsets", ["window:1", "sparse:1,2,4,8,16,32", [[0, 2], [2, 1], [1, -3]]], ids=str)
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_numba_sweeps_are_bit_identical_to_numpy(offsets, schedule):
+    """Same float64 operations in the same order: labels agree exactly, also where offsets reach
+    past the border (images smaller than the offsets) and with fewer images than threads."""
+    if "numba" not in BACKENDS:
+        pytest.skip("numba not available")
+    for n, num_labels, h, w in [(3, 20, 23, 37), (1, 5, 3, 4)]:
+        s, y, t, d = random_model(9, n=n, num_labels=num_labels, h=h, w=w, offsets=offsets, scale=1.5)
+        for step in range(3):
+            a = sampler.sweep(s, y, t, d, backend="numpy", schedule=schedule, step=step)
+            b = sampler.sweep(s, y, t, d, backend="numba", schedule=schedule, step=step)
+            assert np.array_equal(a, b)
+            y = a

@@ -1,10 +1,19 @@
 """CPU backend: Numba kernels. Chromatic sweeps run in parallel over images (colours in turn
-inside each) when the batch has at least as many images as threads, else over the
-(image, pixel) pairs of one colour at a time; raster sweeps run in parallel over images.
+inside each) when the batch has at least as many images as threads, else over the blocks of
+(image, pixels) of one colour at a time; raster sweeps are the same kernel with one pixel per group.
 
-Per pixel: the L logits in a per-chunk scratch array, the pairwise rows added from
-tables laid out (c, neighbour label, l) so the inner loop over l is contiguous, then an
-inverse-CDF draw. Same float64 arithmetic order as numpy_backend.
+Layout, chosen for speed (see tools/bench_sampler.py):
+- labels live in a padded copy per image, a margin of R = max |offset| filled with the
+  "outside" label L, so a neighbour is one load at a fixed flat offset, without bounds tests;
+- the pairwise tables are stacked as (2C, L + 1, L) float32 (widened, exactly, as they are added
+  to the float64 logits): row 2c = theta[c] transposed (the term of i + d_c), row 2c + 1 =
+  theta[c] (the term of i - d_c), then a zero row for the outside label; so each neighbour adds
+  one contiguous L-vector;
+- pixels go in blocks of BLOCK pixels of one colour: the logits of a block are accumulated
+  neighbour class by neighbour class (independent additions, so no chain of dependent adds),
+  and exp runs over the whole block at once.
+Same float64 arithmetic, in the same order, as numpy_backend (adding a zero row is what it does
+for outside neighbours too), so both usually give identical labels.
 """
 import numba
 import numpy as np
@@ -14,7 +23,8 @@ from .. import grid, kernelmath, rng
 from ..colouring import schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
-CHUNK = 1024  # (image, pixel) items per parallel task: amortises the scratch allocation
+BLOCK = 16  # pixels of one colour handled together
+CHUNK = 64  # blocks per parallel task in _chromatic
 
 # Numba's cache does not notice edits to callees in other files: after changing rng.py or
 # kernelmath.py, delete sampler/**/__pycache__.
@@ -31,145 +41,229 @@ def _uniform(base, pixel):
     return (_mix(base ^ pixel) >> rng.S11) * rng.INV53
 
 
+# --- layout ------------------------------------------------------------------------------------
+
 @njit(cache=True)
-def _logits(scores, labels, forward, backward, offsets, n, y, x, z):
-    """z[l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l], in numpy_backend's order."""
-    num_labels, h, w = z.shape[0], labels.shape[1], labels.shape[2]
-    for l in range(num_labels):
-        z[l] = scores[n, l, y, x]
+def _stacked(forward, backward):
+    """(2C, L + 1, L) tables, in the order numpy_backend adds them; row L is zero (outside)."""
+    num_classes, num_labels = forward.shape[0], forward.shape[1]
+    tables = np.zeros((2 * num_classes, num_labels + 1, num_labels), dtype=forward.dtype)
+    for c in range(num_classes):
+        tables[2 * c, :num_labels] = forward[c]
+        tables[2 * c + 1, :num_labels] = backward[c]
+    return tables
+
+
+@njit(cache=True)
+def _geometry(offsets, order, h, w):
+    """(margin, padded width, (2C,) flat neighbour steps, padded flat index of each pixel of order)."""
+    margin = 0
     for c in range(offsets.shape[0]):
-        dy, dx = offsets[c, 0], offsets[c, 1]
-        if y + dy < h and 0 <= x + dx < w:  # dy >= 0 (canonical), so y + dy >= 0
-            row = labels[n, y + dy, x + dx]
-            for l in range(num_labels):
-                z[l] += forward[c, row, l]
-        if y - dy >= 0 and 0 <= x - dx < w:
-            row = labels[n, y - dy, x - dx]
-            for l in range(num_labels):
-                z[l] += backward[c, row, l]
+        margin = max(margin, abs(offsets[c, 0]), abs(offsets[c, 1]))
+    pw = w + 2 * margin
+    steps = np.empty(2 * offsets.shape[0], dtype=np.int64)
+    for c in range(offsets.shape[0]):
+        steps[2 * c] = offsets[c, 0] * pw + offsets[c, 1]
+        steps[2 * c + 1] = -steps[2 * c]
+    where = np.empty(order.shape[0], dtype=np.int64)
+    for k in range(order.shape[0]):
+        y, x = divmod(order[k], w)
+        where[k] = (y + margin) * pw + x + margin
+    return margin, pw, steps, where
 
 
 @njit(cache=True)
-def _draw(z, u):
-    """First l with cumsum(w) > u * lane_sum(w), w = exp_neg(z - max); if rounding leaves none,
-    the first l of largest weight. Loops shaped so that they vectorise or run 4 chains at once."""
-    num_labels = z.shape[0]
-    m0 = m1 = m2 = m3 = z[0]  # max is exact in any order: 4 chains
-    for l in range(0, num_labels - 3, 4):
-        m0, m1, m2, m3 = max(m0, z[l]), max(m1, z[l + 1]), max(m2, z[l + 2]), max(m3, z[l + 3])
-    for l in range(num_labels - num_labels % 4, num_labels):
-        m0 = max(m0, z[l])
-    top = max(max(m0, m1), max(m2, m3))
-    for l in range(num_labels):
-        z[l] = _exp_neg(z[l] - top)
+def _pad(labels, margin, pw, outside, padded):
+    """padded (flat, (H + 2 margin) * pw) = labels (H, W) framed by the outside label."""
+    padded[:] = outside
+    for y in range(labels.shape[0]):
+        start = (y + margin) * pw + margin
+        padded[start:start + labels.shape[1]] = labels[y]
+
+
+@njit(cache=True)
+def _unpad(padded, margin, pw, labels):
+    for y in range(labels.shape[0]):
+        start = (y + margin) * pw + margin
+        labels[y] = padded[start:start + labels.shape[1]]
+
+
+# --- one block of pixels -------------------------------------------------------------------------
+
+@njit(cache=True)
+def _logits(unary, padded, tables, steps, order, where, first, size, z):
+    """z[j*L + l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l] for the pixels
+    i = order[first + j], j < size, in numpy_backend's order of additions."""
+    num_labels = unary.shape[0]
+    for j in range(size):
+        p, o = order[first + j], j * num_labels
+        for l in range(num_labels):
+            z[o + l] = unary[l, p]
+    for k in range(tables.shape[0]):  # neighbour class outer: consecutive adds are independent
+        table, step = tables[k], steps[k]
+        for j in range(size):
+            row, o = table[padded[where[first + j] + step]], j * num_labels
+            for l in range(num_labels):
+                z[o + l] += row[l]
+
+
+@njit(cache=True)
+def _weights(z, size, num_labels):
+    """Rows of z (logits) -> exp_neg(z - max of the row), the whole block in one vectorised loop."""
+    for j in range(size):
+        o = j * num_labels
+        m0 = m1 = m2 = m3 = z[o]  # max is exact in any order: 4 chains
+        for l in range(0, num_labels - 3, 4):
+            m0, m1 = max(m0, z[o + l]), max(m1, z[o + l + 1])
+            m2, m3 = max(m2, z[o + l + 2]), max(m3, z[o + l + 3])
+        for l in range(num_labels - num_labels % 4, num_labels):
+            m0 = max(m0, z[o + l])
+        top = max(max(m0, m1), max(m2, m3))
+        for l in range(num_labels):
+            z[o + l] -= top
+    for i in range(size * num_labels):
+        z[i] = _exp_neg(z[i])
+
+
+@njit(cache=True)
+def _draw(w, o, num_labels, u):
+    """First l with cumsum(w) > u * lane_sum(w) over w[o:o+L]; if rounding leaves none, the
+    first l of largest weight."""
     s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum; a missing tail term is + 0.0, exact
     for l in range(0, num_labels - 3, 4):
-        s0, s1, s2, s3 = s0 + z[l], s1 + z[l + 1], s2 + z[l + 2], s3 + z[l + 3]
+        s0, s1, s2, s3 = s0 + w[o + l], s1 + w[o + l + 1], s2 + w[o + l + 2], s3 + w[o + l + 3]
     tail = num_labels - num_labels % 4
     for l in range(tail, num_labels):
         if l - tail == 0:
-            s0 += z[l]
+            s0 += w[o + l]
         elif l - tail == 1:
-            s1 += z[l]
+            s1 += w[o + l]
         else:
-            s2 += z[l]
+            s2 += w[o + l]
     threshold, acc = u * ((s0 + s1) + (s2 + s3)), 0.0
     for l in range(num_labels):
-        acc += z[l]
+        acc += w[o + l]
         if acc > threshold:
             return l
-    return np.argmax(z)
-
-
-@njit(cache=True)
-def _improve(z, current):
-    """The first best label, but the current one unless strictly beaten."""
-    best = current
-    for l in range(z.shape[0]):
-        if z[l] > z[best]:
+    best = 0
+    for l in range(num_labels):
+        if w[o + l] > w[o + best]:
             best = l
     return best
 
 
 @njit(cache=True)
-def _update(scores, labels, forward, backward, offsets, bases, mode, n, p, z):
-    """Resample (or ICM-improve) pixel p of image n; 1 if its label changed."""
-    y, x = divmod(p, labels.shape[2])
-    _logits(scores, labels, forward, backward, offsets, n, y, x, z)
-    current = labels[n, y, x]
-    if mode == SAMPLE:
-        new = _draw(z, _uniform(bases[n], np.uint64(p)))
-    else:
-        new = _improve(z, current)
-    labels[n, y, x] = new
-    return 1 if new != current else 0
+def _improve(z, o, num_labels, current):
+    """The first best label, but the current one unless strictly beaten."""
+    best = current
+    for l in range(num_labels):
+        if z[o + l] > z[o + best]:
+            best = l
+    return best
 
+
+@njit(cache=True)
+def _block(unary, padded, tables, steps, order, where, first, size, base, mode, z):
+    """Resample (or ICM-improve) pixels order[first:first+size] of one colour; returns #changed."""
+    num_labels = unary.shape[0]
+    _logits(unary, padded, tables, steps, order, where, first, size, z)
+    if mode == SAMPLE:
+        _weights(z, size, num_labels)
+    changed = 0
+    for j in range(size):
+        q = where[first + j]
+        current = padded[q]
+        if mode == SAMPLE:
+            new = _draw(z, j * num_labels, num_labels, _uniform(base, np.uint64(order[first + j])))
+        else:
+            new = _improve(z, j * num_labels, num_labels, current)
+        padded[q] = new
+        changed += new != current
+    return changed
+
+
+# --- sweeps --------------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
 def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode):
-    """Colours in turn; within one, all (image, pixel) items in parallel. Returns #changes.
+    """Groups (colours) in turn; within one, blocks of (image, pixels) in parallel. Returns #changes.
 
     One parallel region per colour: used when there are fewer images than threads.
     """
-    n_images, num_labels = scores.shape[0], scores.shape[1]
+    n_images, num_labels, h, w = scores.shape
+    tables = _stacked(forward, backward)
+    margin, pw, steps, where = _geometry(offsets, order, h, w)
+    padded = np.empty((n_images, (h + 2 * margin) * pw), dtype=np.uint8)
+    for n in prange(n_images):
+        _pad(labels[n], margin, pw, num_labels, padded[n])
     changed = 0
     for g in range(starts.shape[0] - 1):
-        first, size = starts[g], starts[g + 1] - starts[g]
-        total = n_images * size
+        blocks = (starts[g + 1] - starts[g] + BLOCK - 1) // BLOCK
+        total = n_images * blocks
         chunks = (total + CHUNK - 1) // CHUNK
         per_chunk = np.zeros(chunks, dtype=np.int64)
         for chunk in prange(chunks):
-            z = np.empty(num_labels)
+            z = np.empty(BLOCK * num_labels)
             local = 0  # not per_chunk[chunk] += ...: threads would share its cache line
             for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
-                n = item // size
-                local += _update(scores, labels, forward, backward, offsets, bases, mode,
-                                 n, order[first + item - n * size], z)
+                n, b = divmod(item, blocks)
+                first = starts[g] + b * BLOCK
+                size = min(BLOCK, starts[g + 1] - first)
+                local += _block(scores[n].reshape(num_labels, h * w), padded[n], tables, steps, order, where,
+                                first, size, bases[n], mode, z)
             per_chunk[chunk] = local
         changed += per_chunk.sum()
+    for n in prange(n_images):
+        _unpad(padded[n], margin, pw, labels[n])
     return changed
 
 
 @njit(parallel=True, cache=True)
 def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode):
-    """Same result as _chromatic, one parallel region per sweep: images in parallel, colours in
+    """Same result as _chromatic, one parallel region per sweep: images in parallel, groups in
     turn inside each. Barriers cost far more than the work on a busy machine."""
-    n_images, num_labels = scores.shape[0], scores.shape[1]
+    n_images, num_labels, h, w = scores.shape
+    tables = _stacked(forward, backward)
+    margin, pw, steps, where = _geometry(offsets, order, h, w)
     per_image = np.zeros(n_images, dtype=np.int64)
     for n in prange(n_images):
-        z = np.empty(num_labels)
+        z = np.empty(BLOCK * num_labels)
+        padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
+        _pad(labels[n], margin, pw, num_labels, padded)
+        unary = scores[n].reshape(num_labels, h * w)
         local = 0
-        for k in range(order.shape[0]):  # order lists colour 0's pixels, then colour 1's, ...
-            local += _update(scores, labels, forward, backward, offsets, bases, mode, n, order[k], z)
+        for g in range(starts.shape[0] - 1):
+            for first in range(starts[g], starts[g + 1], BLOCK):
+                size = min(BLOCK, starts[g + 1] - first)
+                local += _block(unary, padded, tables, steps, order, where, first, size, bases[n], mode, z)
+        _unpad(padded, margin, pw, labels[n])
         per_image[n] = local
     return per_image.sum()
 
 
 @njit(parallel=True, cache=True)
-def _raster(scores, labels, forward, backward, offsets, bases, mode):
-    """Sequential raster scan per image (exact single-site Gibbs); images in parallel."""
-    n_images, num_labels = scores.shape[0], scores.shape[1]
-    for n in prange(n_images):
-        z = np.empty(num_labels)
-        for p in range(labels.shape[1] * labels.shape[2]):
-            _update(scores, labels, forward, backward, offsets, bases, mode, n, p, z)
-
-
-@njit(parallel=True, cache=True)
 def _conditionals(scores, labels, forward, backward, offsets, out):
     n_images, num_labels, h, w = scores.shape
-    for row in prange(n_images * h):
-        n, y = divmod(np.int64(row), h)
-        z = np.empty(num_labels)
-        for x in range(w):
-            _logits(scores, labels, forward, backward, offsets, n, y, x, z)
-            top = z.max()
-            norm = 0.0
-            for l in range(num_labels):
-                norm += np.exp(z[l] - top)
-            norm = top + np.log(norm)
-            for l in range(num_labels):
-                out[n, l, y, x] = z[l] - norm
+    tables = _stacked(forward, backward)
+    order = np.arange(h * w)
+    margin, pw, steps, where = _geometry(offsets, order, h, w)
+    for n in prange(n_images):
+        z = np.empty(BLOCK * num_labels)
+        padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
+        _pad(labels[n], margin, pw, num_labels, padded)
+        unary = scores[n].reshape(num_labels, h * w)
+        for first in range(0, h * w, BLOCK):
+            size = min(BLOCK, h * w - first)
+            _logits(unary, padded, tables, steps, order, where, first, size, z)
+            for j in range(size):
+                o = j * num_labels
+                top = z[o:o + num_labels].max()
+                norm = 0.0
+                for l in range(num_labels):
+                    norm += np.exp(z[o + l] - top)
+                norm = top + np.log(norm)
+                for l in range(num_labels):
+                    out[n, l, (first + j) // w, (first + j) % w] = z[o + l] - norm
 
 
 def _tables(theta):
@@ -177,18 +271,14 @@ def _tables(theta):
     return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
 
 
-def _chromatic_scan(scores, labels, forward, backward, offsets, bases, mode):
-    order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], "chromatic")
-    kernel = _chromatic_by_image if len(labels) >= numba.get_num_threads() else _chromatic
-    return kernel(scores, labels, forward, backward, offsets, order, starts, bases, mode)
+def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule):
+    order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], schedule)
+    by_image = schedule == "raster" or len(labels) >= numba.get_num_threads()
+    return (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts, bases, mode)
 
 
 def sweep(scores, labels, theta, offsets, bases, schedule):
-    forward, backward = _tables(theta)
-    if schedule == "raster":
-        _raster(scores, labels, forward, backward, offsets, bases, SAMPLE)
-    else:
-        _chromatic_scan(scores, labels, forward, backward, offsets, bases, SAMPLE)
+    _scan(scores, labels, *_tables(theta), offsets, bases, SAMPLE, schedule)
     return labels
 
 
@@ -196,7 +286,7 @@ def icm(scores, labels, theta, offsets, iterations):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
     for _ in range(iterations):
-        if _chromatic_scan(scores, labels, forward, backward, offsets, unused, IMPROVE) == 0:
+        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic") == 0:
             break
     return labels
 
