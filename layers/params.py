@@ -37,7 +37,7 @@ def _edges(value):
     try:
         sampler.parse_edges(value)
     except (ValueError, TypeError) as e:
-        return f'"window:R", "sparse:d1,d2,...", or a list of [dy, dx] ({e})'
+        return f"valid edges ({e})"
 
 
 MODEL = {

@@ -44,3 +44,10 @@ def test_receptive_field(pycaffe, tmp_path):
     for axis in (0, 1):
         reach = np.flatnonzero(moved.any(axis=1 - axis))
         assert (reach.min(), reach.max()) == (size // 2 - rf // 2, size // 2 + rf // 2)
+
+
+def test_bad_crf_settings_fail_at_generation_naming_the_key(tmp_path):
+    with pytest.raises(ValueError, match="'edges'"):
+        make_prototxt.render(edges="ring:3")
+    assert make_prototxt.main(["--out", str(tmp_path / "nets"), "--num-images", "0"]) == 2
+    assert not (tmp_path / "nets").exists()

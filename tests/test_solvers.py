@@ -114,16 +114,18 @@ def test_deploy_nets_load_trained_weights(stages, pycaffe, deploy):
         assert (chosen[:, 0] == marginals.max(axis=1)).all()  # Caffe's ArgMax breaks ties its own way
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"num_images": IMAGES - 1}, "BlobError: GibbsCRFLoss: bottom[2] (index, chain store of num_images=3) holds 3,"),
-    ({"edges": "ring:3"}, "ParamError: GibbsCRFLoss: param_str key 'edges' must be"),
+@pytest.mark.parametrize("num_images, edges, message", [
+    (IMAGES - 1, make_prototxt.DEFAULT_EDGES,
+     "BlobError: GibbsCRFLoss: bottom[2] (index, chain store of num_images=3) holds 3,"),
+    (IMAGES, "ring:3", "ParamError: GibbsCRFLoss: param_str key 'edges' must be"),
 ])
-def test_bad_input_stops_caffe_train_with_the_reason(stages, caffe_bin, tmp_path, change, message):
+def test_bad_input_stops_caffe_train_with_the_reason(stages, caffe_bin, tmp_path, num_images, edges, message):
     """caffe aborts on any Python exception in a layer; the layer has printed why first."""
     root = stages["snap"].parent
-    options = {"num_images": IMAGES, "edges": make_prototxt.DEFAULT_EDGES, **change}
-    paths = make_prototxt.write_prototxt(tmp_path, data=root / "data", height=HEIGHT, width=WIDTH,
-                                         batch_size=IMAGES, snapshots=tmp_path, **options)
+    paths = make_prototxt.write_prototxt(tmp_path, data=root / "data", num_images=num_images, height=HEIGHT,
+                                         width=WIDTH, batch_size=IMAGES, snapshots=tmp_path)
+    net = paths["train_separate.prototxt"]
+    net.write_text(net.read_text().replace(make_prototxt.DEFAULT_EDGES, edges))  # past make_prototxt's check
     run = subprocess.run([str(caffe_bin), "train", "-solver", str(paths["solver_separate.prototxt"])],
                          cwd=root, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "GLOG_minloglevel": "1"})

@@ -25,6 +25,8 @@ from caffe import layers as L
 from caffe.proto import caffe_pb2
 from google.protobuf import text_format
 
+from layers import params
+
 NUM_LABELS = 20
 DEFAULT_EDGES = "sparse:1,2,4,8,16,32"  # 24 classes: neighbours up to long range
 # (name, channels, dilation) of the 3x3 convolutions; receptive field 1 + 2 * sum(dilations).
@@ -75,7 +77,10 @@ def cnn(n, depth, lr_mult, num_labels):
 
 
 def crf_config(edges, num_images, num_labels, seed):
-    return {"num_labels": num_labels, "edges": edges, "num_images": num_images, "seed": seed}
+    """The CRF layers' param_str, checked now by the layers' own validation (ParamError)."""
+    config = {"num_labels": num_labels, "edges": edges, "num_images": num_images, "seed": seed}
+    params.parse(json.dumps(config), params.LOSS, "CRF layer")
+    return config
 
 
 def train_net(stage, data, batch_size, config):
@@ -158,10 +163,11 @@ def render(*, data="datasets/default", num_images=2000, height=120, width=160, b
 
 def write_prototxt(out_dir="prototxt", **options):
     """Write render(net_dir=out_dir, **options) into out_dir; returns {file name: Path}."""
+    files = render(net_dir=str(out_dir), **options)  # first, so bad options leave nothing behind
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for name, text in render(net_dir=str(out_dir), **options).items():
+    for name, text in files.items():
         paths[name] = out / name
         paths[name].write_text(text)
     return paths
@@ -188,13 +194,17 @@ def main(argv=None):
     except ValueError:
         print(f"make_prototxt.py: --iters must be three positive integers, got {args.iters!r}", file=sys.stderr)
         return 2
-    for name in ("num_images", "height", "width", "batch_size"):
+    for name in ("height", "width", "batch_size"):
         if getattr(args, name) < 1:
             print(f"make_prototxt.py: --{name.replace('_', '-')} must be positive", file=sys.stderr)
             return 2
-    paths = write_prototxt(args.out, data=args.data, num_images=args.num_images, height=args.height,
-                           width=args.width, batch_size=args.batch_size, edges=args.edges,
-                           seed=args.seed, iters=iters, snapshots=args.snapshots)
+    try:
+        paths = write_prototxt(args.out, data=args.data, num_images=args.num_images, height=args.height,
+                               width=args.width, batch_size=args.batch_size, edges=args.edges,
+                               seed=args.seed, iters=iters, snapshots=args.snapshots)
+    except params.ParamError as e:
+        print(f"make_prototxt.py: {e}", file=sys.stderr)
+        return 2
     print("\n".join(str(p) for p in paths.values()))
     return 0
 
