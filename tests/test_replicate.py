@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
-ROWS = ("cnn", "separate", "joint", "meanfield", "icm")
+ROWS = ("cnn", "separate", "joint", "meanfield", "icm", "joint_cnn")
 
 
 def replicate(out, data, *extra):
@@ -50,19 +50,36 @@ def test_report_markdown_and_pictures_exist(tiny_run):
         assert (out / picture).stat().st_size > 1000
 
 
-def test_rerun_keeps_finished_stages_and_resumes_an_interrupted_one(tiny_run):
+def test_rerun_keeps_finished_stages(tiny_run):
     out = tiny_run / "run"
-    snapshots = out / "snapshots"
-    # Interrupt stage 3 after its first snapshot: drop what came later.
-    (snapshots / "joint_iter_60.caffemodel").unlink()
-    (snapshots / "joint_iter_60.solverstate").unlink()
-    before = {s: (out / "logs" / f"{s}.log").stat().st_size for s in ("cnn", "separate")}
+    logs = {s: (out / "logs" / f"{s}.log").stat().st_size for s in ("cnn", "separate", "joint")}
     run = replicate(out, tiny_run / "data")
     assert run.returncode == 0, run.stderr[-3000:]
-    joint_log = (out / "logs" / "joint.log").read_text()
-    assert f"-snapshot {snapshots / 'joint_iter_50.solverstate'}" in joint_log
-    assert (snapshots / "joint_iter_60.caffemodel").exists()
-    assert {s: (out / "logs" / f"{s}.log").stat().st_size for s in before} == before
+    assert {s: (out / "logs" / f"{s}.log").stat().st_size for s in logs} == logs
+    # Finished stages keep only their final snapshot.
+    assert sorted(p.name for p in (out / "snapshots").glob("joint_*")) == [
+        "joint_iter_60.caffemodel", "joint_iter_60.solverstate"]
+
+
+def test_interrupted_stage_resumes_from_its_last_snapshot(tiny_run, tmp_path):
+    sys.path.insert(0, str(REPO / "tools"))
+    from replication.stages import run_stage
+
+    out = tiny_run / "run"
+    solver = (out / "prototxt" / "solver_joint.prototxt").read_text()
+    assert "max_iter: 60" in solver and "snapshot: 50" in solver
+    snapshots = tmp_path / "snapshots"
+    solver = solver.replace(str(out / "snapshots"), str(snapshots))
+    separate = out / "snapshots" / "separate_iter_150.caffemodel"
+    # "Interrupted" at iteration 50: a run that stopped right after that snapshot.
+    (tmp_path / "stopped.prototxt").write_text(solver.replace("max_iter: 60", "max_iter: 50"))
+    run_stage("joint", tmp_path / "stopped.prototxt", 50, snapshots, tmp_path / "log", separate)
+    (tmp_path / "solver.prototxt").write_text(solver)
+    final = run_stage("joint", tmp_path / "solver.prototxt", 60, snapshots, tmp_path / "log", separate)
+    log = (tmp_path / "log").read_text()
+    assert f"-snapshot {snapshots / 'joint_iter_50.solverstate'}" in log
+    assert "Iteration 60" in log and final.exists()
+    assert not (snapshots / "joint_iter_50.solverstate").exists()
 
 
 def test_bad_scale_is_refused(tmp_path):

@@ -11,6 +11,9 @@ ROWS = (
     ("joint", "CNN+CRF end-to-end, Gibbs max-marginals", "deploy_crf", "joint", "gibbs"),
     ("meanfield", "end-to-end potentials, mean-field", "deploy_crf", "joint", "meanfield"),
     ("icm", "end-to-end potentials, ICM (MAP-style)", "deploy_crf", "joint", "icm"),
+    # Control: the end-to-end CNN without its CRF, so that a gain is not mistaken for the
+    # effect of training the CNN longer.
+    ("joint_cnn", "end-to-end CNN alone (argmax, no CRF)", "deploy_cnn", "joint", "cnn"),
 )
 
 

@@ -8,7 +8,8 @@ class Scale:
     test: int
     height: int
     width: int
-    iters: tuple               # max_iter of the cnn, separate and joint stages
+    iters: tuple               # max_iter of the cnn, separate and joint stages; separate
+                               # learning needs >= ~10 sweeps per chain (iters*batch/train)
     batch_size: int
     burn_in: int               # Gibbs sweeps before averaging, at test time
     samples: int               # Gibbs sweeps averaged, at test time
@@ -18,12 +19,12 @@ class Scale:
 
 SCALES = {
     # Minutes on 2 cores: for the test suite and for trying the pipeline out.
-    "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 60, 60), batch_size=4,
+    "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 150, 60), batch_size=4,
                   burn_in=5, samples=10, snapshot_every=50),
     # The main job (`make run`): the paper's 2000/500 images at a CPU-friendly resolution.
-    "default": Scale(train=2000, test=500, height=120, width=160, iters=(2000, 500, 500),
-                     batch_size=8, burn_in=20, samples=50, snapshot_every=250),
+    "default": Scale(train=2000, test=500, height=120, width=160, iters=(2000, 3000, 1000),
+                     batch_size=8, burn_in=20, samples=50, snapshot_every=500),
     # The paper's scale: 2000/500 images at 320x240.
-    "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 2000, 2000),
+    "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000),
                    batch_size=8, burn_in=30, samples=100, snapshot_every=500),
 }

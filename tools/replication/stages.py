@@ -2,6 +2,7 @@
 import os
 import re
 import subprocess
+from collections import deque
 from pathlib import Path
 
 from tqdm import tqdm
@@ -47,11 +48,22 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
         out.write(f"$ {' '.join(command)}\n")
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
+        last = deque(maxlen=5)
         for line in proc.stdout:
             out.write(line)
+            last.append(line)
             if m := ITERATION.search(line):
                 bar.n = int(m.group(1))
                 bar.refresh()
         if proc.wait() != 0 or not final.exists():
-            raise StageError(f"stage {stage}: caffe train failed (exit {proc.returncode}); see {log}")
+            raise StageError(f"stage {stage}: caffe train failed (exit {proc.returncode}); see {log}; "
+                             f"it ended with:\n{''.join(last)}")
+    prune_snapshots(snapshots, stage, max_iter)
     return final
+
+
+def prune_snapshots(snapshots, stage, max_iter):
+    """Drop a finished stage's resume points (each holds the chain store, ~155 MB at default)."""
+    for path in Path(snapshots).glob(f"{stage}_iter_*"):
+        if int(path.name.split("_iter_")[1].split(".")[0]) < max_iter:
+            path.unlink()
