@@ -92,72 +92,82 @@ def _unpad(padded, margin, pw, labels):
 
 @njit(cache=True)
 def _logits(unary, padded, tables, steps, order, where, first, size, z):
-    """z[j*L + l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l] for the pixels
-    i = order[first + j], j < size, in numpy_backend's order of additions."""
-    num_labels = unary.shape[0]
+    """z[j, l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l] for the pixels
+    i = order[first + j], j < size, in numpy_backend's order of additions.
+
+    Tables four at a time (one load and store of z per four rows), each for the whole block
+    before the next (so consecutive additions to one z[j, l] are far apart)."""
+    num_labels, num_tables = unary.shape[0], tables.shape[0]
     for j in range(size):
-        p, o = order[first + j], j * num_labels
+        p, zj = order[first + j], z[j]
         for l in range(num_labels):
-            z[o + l] = unary[l, p]
-    for k in range(tables.shape[0]):  # neighbour class outer: consecutive adds are independent
-        table, step = tables[k], steps[k]
+            zj[l] = unary[l, p]
+    for k in range(0, num_tables - 3, 4):
+        ta, tb, tc, td = tables[k], tables[k + 1], tables[k + 2], tables[k + 3]
+        sa, sb, sc, sd = steps[k], steps[k + 1], steps[k + 2], steps[k + 3]
         for j in range(size):
-            row, o = table[padded[where[first + j] + step]], j * num_labels
+            q, zj = where[first + j], z[j]  # q + s >= 0: uint64 spares the negative-index fix-up
+            a, b = ta[padded[np.uint64(q + sa)]], tb[padded[np.uint64(q + sb)]]
+            c, d = tc[padded[np.uint64(q + sc)]], td[padded[np.uint64(q + sd)]]
             for l in range(num_labels):
-                z[o + l] += row[l]
+                zj[l] = (((zj[l] + a[l]) + b[l]) + c[l]) + d[l]
+    for k in range(num_tables - num_tables % 4, num_tables):
+        ta, sa = tables[k], steps[k]
+        for j in range(size):
+            a, zj = ta[padded[np.uint64(where[first + j] + sa)]], z[j]
+            for l in range(num_labels):
+                zj[l] += a[l]
 
 
 @njit(cache=True)
-def _weights(z, size, num_labels):
-    """Rows of z (logits) -> exp_neg(z - max of the row), the whole block in one vectorised loop."""
+def _weights(z, size):
+    """Rows of z (logits) -> exp_neg(z - max of the row); exp over the block in one vectorised loop."""
+    num_labels = z.shape[1]
     for j in range(size):
-        o = j * num_labels
-        m0 = m1 = m2 = m3 = z[o]  # max is exact in any order: 4 chains
+        zj = z[j]
+        m0 = m1 = m2 = m3 = zj[0]  # max is exact in any order: 4 chains
         for l in range(0, num_labels - 3, 4):
-            m0, m1 = max(m0, z[o + l]), max(m1, z[o + l + 1])
-            m2, m3 = max(m2, z[o + l + 2]), max(m3, z[o + l + 3])
+            m0, m1 = max(m0, zj[l]), max(m1, zj[l + 1])
+            m2, m3 = max(m2, zj[l + 2]), max(m3, zj[l + 3])
         for l in range(num_labels - num_labels % 4, num_labels):
-            m0 = max(m0, z[o + l])
+            m0 = max(m0, zj[l])
         top = max(max(m0, m1), max(m2, m3))
         for l in range(num_labels):
-            z[o + l] -= top
-    for i in range(size * num_labels):
-        z[i] = _exp_neg(z[i])
+            zj[l] -= top
+    flat = z[:size].reshape(-1)
+    for i in range(flat.shape[0]):
+        flat[i] = _exp_neg(flat[i])
 
 
 @njit(cache=True)
-def _draw(w, o, num_labels, u):
-    """First l with cumsum(w) > u * lane_sum(w) over w[o:o+L]; if rounding leaves none, the
-    first l of largest weight."""
+def _draw(w, u):
+    """First l with cumsum(w) > u * lane_sum(w); if rounding leaves none, the first l of largest weight."""
+    num_labels = w.shape[0]
     s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum; a missing tail term is + 0.0, exact
     for l in range(0, num_labels - 3, 4):
-        s0, s1, s2, s3 = s0 + w[o + l], s1 + w[o + l + 1], s2 + w[o + l + 2], s3 + w[o + l + 3]
+        s0, s1, s2, s3 = s0 + w[l], s1 + w[l + 1], s2 + w[l + 2], s3 + w[l + 3]
     tail = num_labels - num_labels % 4
     for l in range(tail, num_labels):
         if l - tail == 0:
-            s0 += w[o + l]
+            s0 += w[l]
         elif l - tail == 1:
-            s1 += w[o + l]
+            s1 += w[l]
         else:
-            s2 += w[o + l]
+            s2 += w[l]
     threshold, acc = u * ((s0 + s1) + (s2 + s3)), 0.0
     for l in range(num_labels):
-        acc += w[o + l]
+        acc += w[l]
         if acc > threshold:
             return l
-    best = 0
-    for l in range(num_labels):
-        if w[o + l] > w[o + best]:
-            best = l
-    return best
+    return np.argmax(w)
 
 
 @njit(cache=True)
-def _improve(z, o, num_labels, current):
+def _improve(z, current):
     """The first best label, but the current one unless strictly beaten."""
     best = current
-    for l in range(num_labels):
-        if z[o + l] > z[o + best]:
+    for l in range(z.shape[0]):
+        if z[l] > z[best]:
             best = l
     return best
 
@@ -165,18 +175,17 @@ def _improve(z, o, num_labels, current):
 @njit(cache=True)
 def _block(unary, padded, tables, steps, order, where, first, size, base, mode, z):
     """Resample (or ICM-improve) pixels order[first:first+size] of one colour; returns #changed."""
-    num_labels = unary.shape[0]
     _logits(unary, padded, tables, steps, order, where, first, size, z)
     if mode == SAMPLE:
-        _weights(z, size, num_labels)
+        _weights(z, size)
     changed = 0
     for j in range(size):
         q = where[first + j]
         current = padded[q]
         if mode == SAMPLE:
-            new = _draw(z, j * num_labels, num_labels, _uniform(base, np.uint64(order[first + j])))
+            new = _draw(z[j], _uniform(base, np.uint64(order[first + j])))
         else:
-            new = _improve(z, j * num_labels, num_labels, current)
+            new = _improve(z[j], current)
         padded[q] = new
         changed += new != current
     return changed
@@ -203,7 +212,7 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
         chunks = (total + CHUNK - 1) // CHUNK
         per_chunk = np.zeros(chunks, dtype=np.int64)
         for chunk in prange(chunks):
-            z = np.empty(BLOCK * num_labels)
+            z = np.empty((BLOCK, num_labels))
             local = 0  # not per_chunk[chunk] += ...: threads would share its cache line
             for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
                 n, b = divmod(item, blocks)
@@ -227,7 +236,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     per_image = np.zeros(n_images, dtype=np.int64)
     for n in prange(n_images):
-        z = np.empty(BLOCK * num_labels)
+        z = np.empty((BLOCK, num_labels))
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
@@ -248,7 +257,7 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
     order = np.arange(h * w)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     for n in prange(n_images):
-        z = np.empty(BLOCK * num_labels)
+        z = np.empty((BLOCK, num_labels))
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
@@ -256,14 +265,14 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
             size = min(BLOCK, h * w - first)
             _logits(unary, padded, tables, steps, order, where, first, size, z)
             for j in range(size):
-                o = j * num_labels
-                top = z[o:o + num_labels].max()
+                zj = z[j]
+                top = zj.max()
                 norm = 0.0
                 for l in range(num_labels):
-                    norm += np.exp(z[o + l] - top)
+                    norm += np.exp(zj[l] - top)
                 norm = top + np.log(norm)
                 for l in range(num_labels):
-                    out[n, l, (first + j) // w, (first + j) % w] = z[o + l] - norm
+                    out[n, l, (first + j) // w, (first + j) % w] = zj[l] - norm
 
 
 def _tables(theta):
