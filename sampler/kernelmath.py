@@ -5,6 +5,8 @@ degree 10 at y = x / 256 in Horner form, then squared 8 times. Plain multiplies 
 this order (no fused multiply-add: CUDA code must use __dmul_rn/__dadd_rn or -fmad=false).
 Clamping at -64 gives labels more than 64 nats below the mode probability ~1e-28 instead of
 less: far below anything a sampler can see, and it keeps the polynomial in range.
+numba_backend.py restates exp_neg for its kernels (Numba's cache sees only that file); a test
+keeps the two identical, so change both together.
 """
 import math
 

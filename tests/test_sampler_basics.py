@@ -285,3 +285,28 @@ def test_numba_sweeps_are_bit_identical_to_numpy(offsets, schedule):
             b = sampler.sweep(s, y, t, d, backend="numba", schedule=schedule, step=step)
             assert np.array_equal(a, b)
             y = a
+
+
+def test_numba_kernels_restate_exp_neg_exactly():
+    x = np.concatenate([-np.logspace(-300, 3, 2000), -np.random.default_rng(0).exponential(8.0, 20000),
+                        [0.0, -0.0, -64.0, -64.0000001, -1e300]])
+    expected = sampler.kernelmath.exp_neg(x)
+    assert all(numba_backend._exp_neg(v) == e for v, e in zip(x.tolist(), expected.tolist()))
+
+
+def test_numba_kernels_use_only_their_own_file():
+    """Numba's cache checks only the defining file, so a kernel calling into another module would
+    keep stale code after that module changed: every jitted callee must live in numba_backend."""
+    import types
+    from numba.core.registry import CPUDispatcher
+    kernels = {k: v for k, v in vars(numba_backend).items() if isinstance(v, CPUDispatcher)}
+    assert {"_mix", "_exp_neg", "_block", "_chromatic", "_chromatic_by_image"} <= set(kernels)
+    for name, kernel in kernels.items():
+        assert kernel.py_func.__module__ == numba_backend.__name__, name
+        for used in kernel.py_func.__code__.co_names:
+            value = vars(numba_backend).get(used)
+            if isinstance(value, types.ModuleType):
+                assert value is np, (name, used)
+            elif callable(value) and not isinstance(value, type):
+                assert value is numba_backend.prange or (
+                    isinstance(value, CPUDispatcher) and value.py_func.__module__ == numba_backend.__name__), (name, used)

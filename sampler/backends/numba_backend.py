@@ -15,30 +15,61 @@ Layout, chosen for speed (see tools/bench_sampler.py):
 Same float64 arithmetic, in the same order, as numpy_backend (adding a zero row is what it does
 for outside neighbours too), so both usually give identical labels.
 """
+import math
+
 import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import grid, kernelmath, rng
+from .. import grid
 from ..colouring import schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
 BLOCK = 16  # pixels of one colour handled together
 CHUNK = 64  # blocks per parallel task in _chromatic
 
-# Numba's cache does not notice edits to callees in other files: after changing rng.py or
-# kernelmath.py, delete sampler/**/__pycache__.
-_mix = njit(cache=True)(rng.mix)
-_exp_neg = njit(cache=True)(kernelmath.exp_neg)
-
 
 def available():
     return True
 
 
+# --- rng.py and kernelmath.py, restated for Numba ----------------------------------------------
+# Numba's on-disk cache (cache=True) checks only the file that defines a cached function, yet a
+# kernel carries compiled copies of the functions and constants it uses from other files. So
+# every function and constant the kernels use is defined in this file: any edit here recompiles,
+# and nothing else can make the cache stale. tests/test_sampler_basics.py checks these against
+# rng.py and kernelmath.py bit for bit, and that no kernel uses another module.
+
+_GAMMA, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_INV53 = 2.0 ** -53
+_COEFFICIENTS = tuple(1.0 / math.factorial(k) for k in range(11))
+
+
+@njit(cache=True)
+def _mix(z):
+    """rng.mix on a uint64 scalar."""
+    z = z + _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
 @njit(cache=True)
 def _uniform(base, pixel):
-    return (_mix(base ^ pixel) >> rng.S11) * rng.INV53
+    """rng.uniform for one uint64 base and pixel."""
+    return (_mix(base ^ pixel) >> np.uint64(11)) * _INV53
+
+
+@njit(cache=True)
+def _exp_neg(x):
+    """kernelmath.exp_neg on a float64 scalar: the same operations in the same order."""
+    y = max(x, -64.0) * (1.0 / 256.0)
+    p = _COEFFICIENTS[10]
+    for k in range(9, -1, -1):
+        p = p * y + _COEFFICIENTS[k]
+    for _ in range(8):
+        p = p * p
+    return p
 
 
 # --- layout ------------------------------------------------------------------------------------
