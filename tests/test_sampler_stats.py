@@ -11,7 +11,10 @@ import pytest
 
 import sampler
 
-BACKENDS = sampler.available_backends()
+# "cupy" is always collected: marked gpu, and skipped with the reason where it is not available
+_CUPY_MARKS = [pytest.mark.gpu] + ([] if "cupy" in sampler.available_backends() else [
+    pytest.mark.skip(reason=f"cupy backend not available: {sampler.backends.cupy_backend.REASON}")])
+BACKENDS = [name for name in sampler.available_backends() if name != "cupy"] + [pytest.param("cupy", marks=_CUPY_MARKS)]
 SCHEDULES = ("raster", "chromatic")
 K = 6.0
 FLOOR = 2e-3

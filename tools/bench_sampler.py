@@ -4,6 +4,11 @@ of one sweep grows with pixels, labels and edge classes (log-log exponents).
 
     python tools/bench_sampler.py            # L=20, 120x160, batch 16 (the training setting)
     python tools/bench_sampler.py --quick    # smaller and fewer repeats, a smoke run
+    python tools/bench_sampler.py --backend cupy --backend numba --schedule chromatic \\
+        --batch 64 --height 240 --width 320  # GPU: also on-device Gpixel-sweeps/s against the roofline
+
+The cupy rows of the main table include copying the arrays to and from the device on every
+sweep (sampler.sweep takes NumPy arrays); the roofline table keeps them on the device.
 """
 import argparse
 import os
@@ -97,7 +102,70 @@ def main(argv=None):
         print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
         for edges in EDGE_SETS:
             print(f"  {edges:<16}{table[edges, 'numpy', 'chromatic'] / table[edges, 'numba', 'chromatic']:8.1f}x")
+    if "cupy" in backends and "chromatic" in schedules:
+        cupy_roofline(args, table)
     scaling(args, backends[0] if "numba" not in backends else "numba")
+
+
+def device_copy_bandwidth(cp, nbytes=2**30, repeats=10):
+    """Bytes moved per second (read + written) by a device-to-device cudaMemcpy of nbytes."""
+    a, b = cp.ones(nbytes, dtype=cp.uint8), cp.empty(nbytes, dtype=cp.uint8)
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    times = []
+    for _ in range(repeats + 1):
+        start.record()
+        b.data.copy_from_device_async(a.data, nbytes)
+        stop.record()
+        stop.synchronize()
+        times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
+    return 2 * nbytes / statistics.median(times[1:])
+
+
+def cupy_roofline(args, table):
+    """Chromatic sweeps with every array on the device (cupy_backend.Model), the inputs of
+    seconds_per_sweep. Bytes that must move between DRAM and the chip per pixel-sweep: the L
+    float32 scores read once (4L) and the uint8 label read once and written once (2). Not per
+    pixel: theta (shared memory, C*L*L*4 bytes per block), the colour order (4*H*W bytes, shared
+    by the batch, L2-resident), the random numbers (a hash of a counter: none), the per-image
+    stream bases (8 bytes per image). Neighbour labels come from L2 (the batch's labels are
+    N*H*W bytes). Roofline = measured copy bandwidth / (4L + 2) pixel-sweeps per second."""
+    import cupy as cp
+    from sampler import rng
+    from sampler.backends import cupy_backend
+    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
+    pixels, per_pixel = n * h * w, 4 * num_labels + 2
+    bandwidth = device_copy_bandwidth(cp)
+    roofline = bandwidth / per_pixel
+    name = cp.cuda.runtime.getDeviceProperties(cp.cuda.runtime.getDevice())["name"].decode()
+    print(f"\ncupy on the device ({name}): copy bandwidth {bandwidth / 1e9:.0f} GB/s, {per_pixel} bytes per "
+          f"pixel-sweep (4L + 2), roofline {roofline / 1e9:.2f} Gpix-sweeps/s; targets: >= 50% of it for "
+          f"window:1, >= 100x numba")
+    print(f"{'edges':<16}{'C':>4}{'colours':>8}{'ms/sweep':>10}{'Gpix-sweeps/s':>15}{'roofline':>10}"
+          f"{'float64 path':>14}{'x numba':>9}")
+    for edges in EDGE_SETS:
+        g = np.random.default_rng(0)  # seconds_per_sweep's inputs
+        offsets = sampler.parse_edges(edges)
+        scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
+        theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+        model = cupy_backend.Model(scores, theta, offsets)
+        labels = cp.asarray(scores.argmax(axis=1).astype(np.uint8))
+        bases = cp.asarray(np.stack([rng.image_bases(0, np.arange(n), np.full(n, s, np.uint64))
+                                     for s in range(args.repeats + 1)]))
+        model.sweep(labels, bases[0])  # compiles, warms up
+        model.counter.fill(0)
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record()
+        for s in range(1, args.repeats + 1):
+            model.sweep(labels, bases[s])
+        stop.record()
+        stop.synchronize()
+        t = cp.cuda.get_elapsed_time(start, stop) / 1e3 / args.repeats
+        exact = int(model.counter.get()[0]) / (pixels * args.repeats)
+        numba_t = table.get((edges, "numba", "chromatic"))
+        speedup = f"{numba_t / t:>8.0f}x" if numba_t else f"{'-':>9}"
+        print(f"{edges:<16}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}{t * 1e3:>10.3f}{pixels / t / 1e9:>15.2f}"
+              f"{pixels / t / roofline:>10.1%}{exact:>14.3%}{speedup}", flush=True)
+        del model, labels, bases
 
 
 def scaling(args, backend):
