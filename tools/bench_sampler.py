@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sampler  # noqa: E402
 
-EDGE_SETS = ("window:1", "window:2", "window:3", "sparse:1,2,4,8")
+EDGE_SETS = ("window:1", "window:2", "window:3", "sparse:1,2,4,8", "sparse:1,2,4,8,16,32")  # the last: the default CRF
 
 
 def parse_args(argv=None):
@@ -50,18 +50,23 @@ def parse_args(argv=None):
     return args
 
 
-def seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats):
-    """Median wall time of one sweep, after one untimed sweep (compilation, caches)."""
+def seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores=None):
+    """Median wall time of one sweep, after one untimed sweep (compilation, caches). If a list is
+    given as cores, appends the median of process CPU time / wall time: the cores this process
+    actually got (below the thread count on a machine busy with other jobs)."""
     g = np.random.default_rng(0)
     offsets = sampler.parse_edges(edges)
     scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
     theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
     labels = scores.argmax(axis=1).astype(np.uint8)
-    times = []
+    times, used = [], []
     for step in range(repeats + 1):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         labels = sampler.sweep(scores, labels, theta, offsets, step=step, backend=backend, schedule=schedule)
         times.append(time.perf_counter() - start)
+        used.append((time.process_time() - cpu) / times[-1])
+    if cores is not None:
+        cores.append(statistics.median(used[1:]))
     return statistics.median(times[1:])
 
 
@@ -85,7 +90,8 @@ def main(argv=None):
           f"numba threads {threads}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"chain store: N*H*W = {args.store_images}*{h}*{w} bytes = {args.store_images * h * w / 2**20:.1f} MiB "
           f"(batch of {n}: {sampler.ChainStore(n, h, w, num_labels).nbytes} bytes)")
-    print(f"\n{'edges':<16}{'C':>4}{'colours':>8}  {'backend':<8}{'schedule':<10}{'s/sweep':>10}{'Mpix-sweeps/s':>15}")
+    print(f"\n{'edges':<22}{'C':>4}{'colours':>8}  {'backend':<8}{'schedule':<10}{'s/sweep':>10}{'Mpix-sweeps/s':>15}"
+          f"{'cores used':>12}")
     table = {}
     for edges in EDGE_SETS:
         offsets = sampler.parse_edges(edges)
@@ -94,14 +100,15 @@ def main(argv=None):
                 if backend == "numpy" and schedule == "raster" and args.quick:
                     continue
                 repeats = 1 if (backend, schedule) == ("numpy", "raster") else args.repeats
-                t = seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats)
+                cores = []
+                t = seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores)
                 table[edges, backend, schedule] = t
-                print(f"{edges:<16}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}  {backend:<8}{schedule:<10}"
-                      f"{t:>10.4f}{pixels / t / 1e6:>15.2f}", flush=True)
+                print(f"{edges:<22}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}  {backend:<8}{schedule:<10}"
+                      f"{t:>10.4f}{pixels / t / 1e6:>15.2f}{cores[0]:>12.2f}", flush=True)
     if "numpy" in backends and "numba" in backends and "chromatic" in schedules:
         print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
         for edges in EDGE_SETS:
-            print(f"  {edges:<16}{table[edges, 'numpy', 'chromatic'] / table[edges, 'numba', 'chromatic']:8.1f}x")
+            print(f"  {edges:<22}{table[edges, 'numpy', 'chromatic'] / table[edges, 'numba', 'chromatic']:8.1f}x")
     if "cupy" in backends and "chromatic" in schedules:
         cupy_roofline(args, table)
     scaling(args, backends[0] if "numba" not in backends else "numba")
