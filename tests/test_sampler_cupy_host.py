@@ -377,7 +377,8 @@ def _fake_cupy(library):
     cuda = types.SimpleNamespace(runtime=runtime, Event=event, get_elapsed_time=lambda start, stop: 1.0)
     fake = types.SimpleNamespace(
         ndarray=_DeviceArray, RawModule=RawModule, cuda=cuda,
-        asarray=lambda a, dtype=None: wrap(np.asarray(a, dtype=dtype)),
+        asarray=lambda a, dtype=None: a if isinstance(a, _DeviceArray) and dtype in (None, a.dtype) else wrap(
+            np.array(a, dtype=dtype)),  # a host array is copied to the device
         asnumpy=lambda a: np.array(a), ascontiguousarray=lambda a: wrap(np.ascontiguousarray(a)),
         take=lambda a, i, axis: wrap(np.take(a, i, axis=axis)),
         zeros=lambda *a, **k: wrap(np.zeros(*a, **k)), empty=lambda *a, **k: wrap(np.empty(*a, **k)),

@@ -93,6 +93,15 @@ def _grid(items, block, shared=0, per_sm=8):
     return max(1, min(-(-items // block), sms * per_sm))
 
 
+def _resident(kernel, block, shared):
+    """Blocks of this kernel that fit on one SM at once (registers, shared memory), or 8 if unknown."""
+    try:
+        from cupy_backends.cuda.api import driver
+        return max(1, driver.occupancyMaxActiveBlocksPerMultiprocessor(kernel.kernel.ptr, block, shared))
+    except Exception:  # noqa: BLE001 - an estimate only; _grid also bounds it by shared memory
+        return 8
+
+
 def host_tables(theta):
     """(flat float32 tables, Lp): (2, C, L, Lp) theta[c].T then theta[c], rows zero-padded to Lp
     (a multiple of 4, for 16-byte loads), then (2, C, L) each row's max |entry| (for the error bound)."""
@@ -114,6 +123,8 @@ class Model:
         cp = _cupy()
         scores = cp.asarray(scores, dtype=cp.float32)
         self.n, self.num_labels, self.h, self.w = n, num_labels, h, w = scores.shape
+        if n * h * w >= 2**31:
+            raise ValueError(f"scores: at most 2**31 - 1 pixels per batch on the GPU, got shape {scores.shape}")
         offsets = np.asarray(offsets, dtype=np.int64)
         self.num_classes, self.schedule = len(offsets), schedule
         self.offsets = cp.asarray(offsets.astype(np.int32))
@@ -136,6 +147,7 @@ class Model:
         self.block = min(512 if self.shared > 48 * 1024 else BLOCK, kernel.max_threads_per_block // 32 * 32)
         if self.shared > 48 * 1024:
             kernel.max_dynamic_shared_size_bytes = self.shared
+        self.per_sm = _resident(kernel, self.block, self.shared)
         self.counter = cp.zeros(1, dtype=cp.int32)
 
     def sweep(self, labels, bases, mode=SAMPLE):
@@ -156,7 +168,7 @@ class Model:
         kernel, shared = _kernel(num_labels, "gibbs_colour"), self.shared
         for q0, q1 in zip(self.starts[:-1], self.starts[1:]):
             items = n * (q1 - q0)
-            kernel((_grid(items, self.block, shared),), (self.block,),
+            kernel((_grid(items, self.block, shared, self.per_sm),), (self.block,),
                    (self.scores, labels, self.tables, self.offsets, self.order, bases, *common, i32(q0),
                     i32(q1 - q0), i32(self.use_smem), i32(mode), self.counter),
                    shared_mem=shared)

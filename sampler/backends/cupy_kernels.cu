@@ -19,12 +19,14 @@ typedef unsigned char u8;
 
 #ifdef __CUDACC__
 #define PORTABLE __device__ __forceinline__
+#define COLD __device__ __noinline__  // rare paths: out of line, so they do not raise register use
 #ifndef FAST_EXPF
 #define FAST_EXPF __expf  // max error 2 + floor(1.173 |x|) ulp (CUDA Math API, intrinsics)
 #endif
 #else  // host build (tests): g++ -ffp-contract=off; they may inject __expf's worst-case error
 #include <cmath>
 #define PORTABLE static inline
+#define COLD static
 #ifndef FAST_EXPF
 #define FAST_EXPF expf
 #endif
@@ -131,6 +133,15 @@ PORTABLE void add_row(float* z, const float* row) {
 #endif
 }
 
+// numpy_backend's logits and draw of one pixel, in float64.
+template <int L>
+COLD int gibbs_pixel_exact(const float* s, long sstride, const u8* lab, int H, int W, int y, int x,
+                           const float* Tf, const float* Tb, int Lp, const int* off, int C, double u) {
+  double z[L];
+  logits_exact<L>(z, s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C);
+  return draw_exact<L>(z, u);
+}
+
 // Sampled label of one pixel: always numpy_backend.draw's on the float64 logits.
 // Rf, Rb: the row maxima of Tf, Tb. mode 1: skip the float32 path.
 // *exact is set to 1 when the float64 path ran.
@@ -198,9 +209,7 @@ PORTABLE int gibbs_pixel(const float* s, long sstride, const u8* lab, int H, int
     if (2.0f * E < 1e-3f && pick >= 0 && hi > t + B && (pick == 0 || lo < t - B)) return pick;
   }
   *exact = 1;
-  double z[L];
-  logits_exact<L>(z, s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C);
-  return draw_exact<L>(z, u);
+  return gibbs_pixel_exact<L>(s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C, u);
 }
 
 #if defined(__CUDACC__) || defined(EMULATE_KERNELS)  // EMULATE_KERNELS: the host tests' one-thread emulation
@@ -231,11 +240,12 @@ __global__ void gibbs_colour(const float* __restrict__ scores, u8* labels, const
   const float* Tb = T + (long)C * L * Lp;
   const float* Rf = T + 2 * (long)C * L * Lp;
   const float* Rb = Rf + C * L;
-  const long P = (long)H * W, items = (long)N * count;
+  const long P = (long)H * W;
+  const unsigned items = (unsigned)N * (unsigned)count;  // < 2**31 (checked by the caller): 32-bit division
   int events = 0;
-  for (long item = (long)blockIdx.x * blockDim.x + threadIdx.x; item < items; item += (long)gridDim.x * blockDim.x) {
-    const int n = (int)(item / count);
-    const long q = q0 + (item - (long)n * count);
+  for (unsigned item = blockIdx.x * blockDim.x + threadIdx.x; item < items; item += gridDim.x * blockDim.x) {
+    const unsigned n = item / (unsigned)count;
+    const int q = q0 + (int)(item - n * (unsigned)count);
     const int p = order[q], y = p / W, x = p - y * W;
     const float* s = scores + (long)n * L * P + q;
     u8* lab = labels + n * P;
