@@ -147,7 +147,7 @@ def cupy_roofline(args, table):
     print(f"\ncupy on the device ({name}): copy bandwidth {bandwidth / 1e9:.0f} GB/s, {per_pixel} bytes per "
           f"pixel-sweep (4L + 2), roofline {roofline / 1e9:.2f} Gpix-sweeps/s; targets: >= 50% of it for "
           f"window:1, >= 100x numba")
-    print(f"{'edges':<16}{'C':>4}{'colours':>8}{'ms/sweep':>10}{'Gpix-sweeps/s':>15}{'roofline':>10}"
+    print(f"{'edges':<22}{'C':>4}{'colours':>8}{'ms/sweep':>10}{'Gpix-sweeps/s':>15}{'roofline':>10}"
           f"{'float64 path':>14}{'x numba':>9}")
     for edges in EDGE_SETS:
         g = np.random.default_rng(0)  # seconds_per_sweep's inputs
@@ -170,7 +170,7 @@ def cupy_roofline(args, table):
         exact = int(model.counter.get()[0]) / (pixels * args.repeats)
         numba_t = table.get((edges, "numba", "chromatic"))
         speedup = f"{numba_t / t:>8.0f}x" if numba_t else f"{'-':>9}"
-        print(f"{edges:<16}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}{t * 1e3:>10.3f}{pixels / t / 1e9:>15.2f}"
+        print(f"{edges:<22}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}{t * 1e3:>10.3f}{pixels / t / 1e9:>15.2f}"
               f"{pixels / t / roofline:>10.1%}{exact:>14.3%}{speedup}", flush=True)
         del model, labels, bases
 
