@@ -77,27 +77,19 @@ def test_device_marginal_loop_equals_the_api_loop():
 
 
 def test_statistical_agreement_with_numba_on_a_larger_model():
-    """Independent chains (different seeds) of one 16x20, L=6, window:2 model: label frequencies
-    per chain and pair counts per group of 32 chains, compared with 6 standard errors of the difference."""
+    """test_sampler_stats.chain_statistics on a 16x20, L=6, window:2 model (too big to enumerate):
+    cupy's chromatic chains against numba's raster ones (different chains, one distribution),
+    label frequencies and pair counts within 6 standard errors of their difference."""
     if "numba" not in sampler.available_backends():
         pytest.skip("numba not available")
-    _, _, t, d = random_model(4, n=1, num_labels=6, h=16, w=20, offsets="window:2", scale=0.4)
-    g = np.random.default_rng(5)
-    scores = np.broadcast_to(g.normal(size=(6, 16, 20)).astype(np.float32), (512, 6, 16, 20))
-    per_backend = []
-    for backend, seed in (("cupy", 1), ("numba", 2)):
-        y = scores.argmax(axis=1).astype(np.uint8)
-        unary, pairs = 0, 0
-        for step in range(60):
-            y = sampler.sweep(scores, y, t, d, seed=seed, step=step, backend=backend)
-            if step >= 20:
-                unary = unary + (y[:, None] == np.arange(6)[:, None, None]).astype(np.float64)
-                pairs = pairs + np.stack([stats.pair_counts(y[k:k + 32], d, 6) / 32 for k in range(0, 512, 32)])
-        per_backend.append((unary / 40, pairs / 40))
-    (u1, p1), (u2, p2) = per_backend
-    for a, b in ((u1, u2), (p1, p2)):
-        se = np.sqrt(a.var(axis=0, ddof=1) / len(a) + b.var(axis=0, ddof=1) / len(b))
-        assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) <= 6 * se + 2e-3)
+    from test_sampler_stats import FLOOR, K, chain_statistics
+    _, _, theta, offsets = random_model(4, n=1, num_labels=6, h=16, w=20, offsets="window:2", scale=0.4)
+    scores = np.random.default_rng(5).normal(size=(6, 16, 20)).astype(np.float32)
+    kw = dict(chains=1000, groups=50, burn_in=30, samples=40)
+    gpu = chain_statistics(scores, theta, offsets, "cupy", "chromatic", **kw)
+    cpu = chain_statistics(scores, theta, offsets, "numba", "raster", **kw)
+    for (a, a_se), (b, b_se) in zip(gpu, cpu):
+        assert np.all(np.abs(a - b) <= K * np.hypot(a_se, b_se) + FLOOR), np.abs(a - b).max()
 
 
 @pytest.mark.parametrize("offsets, num_labels", [("window:1", 20), ("sparse:1,2,4,8", 20), ("window:3", 50)])
