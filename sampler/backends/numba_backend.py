@@ -25,8 +25,8 @@ from .. import grid
 from ..colouring import schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
-BLOCK = 16  # pixels of one colour handled together
-CHUNK = 64  # blocks per parallel task in _chromatic
+BLOCK = 64  # pixels of one colour handled together
+CHUNK = 16  # blocks per parallel task in _chromatic (1024 pixels)
 
 
 def available():
@@ -151,9 +151,19 @@ def _logits(unary, padded, tables, steps, order, where, first, size, z):
 
 
 @njit(cache=True)
-def _weights(z, size):
-    """Rows of z (logits) -> exp_neg(z - max of the row); exp over the block in one vectorised loop."""
-    num_labels = z.shape[1]
+def _scratch(num_labels):
+    """Per-task work arrays: logits (BLOCK, L); weights transposed (L, BLOCK), so that the draw
+    runs across the block's pixels; and rows for the draw's lane sums, threshold, cumsum, count."""
+    return np.zeros((BLOCK, num_labels)), np.zeros((num_labels, BLOCK)), np.zeros((7, BLOCK))
+
+
+@njit(cache=True)
+def _draws(z, w, aux, size, base, order, first):
+    """Inverse-CDF draws for the block (numpy_backend.draw): w = exp_neg(z - row max); label = the
+    first l with cumsum(w) > u * lane_sum(w), i.e. the number of l with cumsum(w) <= u * lane_sum(w)
+    (cumsum never decreases); if rounding leaves none, the first l of largest weight. Loops over
+    the block's pixels are innermost, so they vectorise."""
+    num_labels = w.shape[0]
     for j in range(size):
         zj = z[j]
         m0 = m1 = m2 = m3 = zj[0]  # max is exact in any order: 4 chains
@@ -164,33 +174,53 @@ def _weights(z, size):
             m0 = max(m0, zj[l])
         top = max(max(m0, m1), max(m2, m3))
         for l in range(num_labels):
-            zj[l] -= top
-    flat = z[:size].reshape(-1)
-    for i in range(flat.shape[0]):
-        flat[i] = _exp_neg(flat[i])
+            w[l, j] = zj[l] - top
+    lanes, threshold, acc, count = aux[:4], aux[4], aux[5], aux[6]
+    lanes[:, :size] = 0.0
+    for l in range(num_labels):  # kernelmath.lane_sum: w[l] into lane l % 4, in order
+        lane, wl = lanes[l % 4], w[l]
+        for j in range(size):
+            wl[j] = _exp_neg(wl[j])
+            lane[j] += wl[j]
+    for j in range(size):
+        threshold[j] = _uniform(base, np.uint64(order[first + j]))
+    for j in range(size):
+        threshold[j] *= (lanes[0, j] + lanes[1, j]) + (lanes[2, j] + lanes[3, j])
+    acc[:size] = 0.0
+    count[:size] = 0.0
+    for l in range(num_labels):
+        wl = w[l]
+        for j in range(size):
+            acc[j] += wl[j]
+            count[j] += acc[j] <= threshold[j]
 
 
 @njit(cache=True)
-def _draw(w, u):
-    """First l with cumsum(w) > u * lane_sum(w); if rounding leaves none, the first l of largest weight."""
-    num_labels = w.shape[0]
-    s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum; a missing tail term is + 0.0, exact
+def _draw(z, u):
+    """_draws for one pixel (raster sweeps), without the set-up of loops across pixels: the same
+    operations in the same order, so the same label."""
+    num_labels = z.shape[0]
+    m0 = m1 = m2 = m3 = z[0]
     for l in range(0, num_labels - 3, 4):
-        s0, s1, s2, s3 = s0 + w[l], s1 + w[l + 1], s2 + w[l + 2], s3 + w[l + 3]
+        m0, m1, m2, m3 = max(m0, z[l]), max(m1, z[l + 1]), max(m2, z[l + 2]), max(m3, z[l + 3])
+    for l in range(num_labels - num_labels % 4, num_labels):
+        m0 = max(m0, z[l])
+    top = max(max(m0, m1), max(m2, m3))
+    for l in range(num_labels):
+        z[l] = _exp_neg(z[l] - top)
+    s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum: z[l] into lane l % 4, in order
+    for l in range(0, num_labels - 3, 4):
+        s0, s1, s2, s3 = s0 + z[l], s1 + z[l + 1], s2 + z[l + 2], s3 + z[l + 3]
     tail = num_labels - num_labels % 4
-    for l in range(tail, num_labels):
-        if l - tail == 0:
-            s0 += w[l]
-        elif l - tail == 1:
-            s1 += w[l]
-        else:
-            s2 += w[l]
+    s0 += z[tail] if tail < num_labels else 0.0
+    s1 += z[tail + 1] if tail + 1 < num_labels else 0.0
+    s2 += z[tail + 2] if tail + 2 < num_labels else 0.0
     threshold, acc = u * ((s0 + s1) + (s2 + s3)), 0.0
     for l in range(num_labels):
-        acc += w[l]
+        acc += z[l]
         if acc > threshold:
             return l
-    return np.argmax(w)
+    return np.argmax(z)
 
 
 @njit(cache=True)
@@ -204,19 +234,24 @@ def _improve(z, current):
 
 
 @njit(cache=True)
-def _block(unary, padded, tables, steps, order, where, first, size, base, mode, z):
+def _block(unary, padded, tables, steps, order, where, first, size, base, mode, scratch):
     """Resample (or ICM-improve) pixels order[first:first+size] of one colour; returns #changed."""
+    z, w, aux = scratch
     _logits(unary, padded, tables, steps, order, where, first, size, z)
-    if mode == SAMPLE:
-        _weights(z, size)
+    if mode == SAMPLE and size > 1:
+        _draws(z, w, aux, size, base, order, first)
     changed = 0
     for j in range(size):
         q = where[first + j]
         current = padded[q]
-        if mode == SAMPLE:
-            new = _draw(z[j], _uniform(base, np.uint64(order[first + j])))
-        else:
+        if mode == IMPROVE:
             new = _improve(z[j], current)
+        elif size == 1:
+            new = _draw(z[0], _uniform(base, np.uint64(order[first])))
+        else:
+            new = int(aux[6, j])
+            if new == z.shape[1]:
+                new = np.argmax(w[:, j])
         padded[q] = new
         changed += new != current
     return changed
@@ -243,14 +278,14 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
         chunks = (total + CHUNK - 1) // CHUNK
         per_chunk = np.zeros(chunks, dtype=np.int64)
         for chunk in prange(chunks):
-            z = np.empty((BLOCK, num_labels))
+            scratch = _scratch(num_labels)
             local = 0  # not per_chunk[chunk] += ...: threads would share its cache line
             for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
                 n, b = divmod(item, blocks)
                 first = starts[g] + b * BLOCK
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(scores[n].reshape(num_labels, h * w), padded[n], tables, steps, order, where,
-                                first, size, bases[n], mode, z)
+                                first, size, bases[n], mode, scratch)
             per_chunk[chunk] = local
         changed += per_chunk.sum()
     for n in prange(n_images):
@@ -267,7 +302,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     per_image = np.zeros(n_images, dtype=np.int64)
     for n in prange(n_images):
-        z = np.empty((BLOCK, num_labels))
+        scratch = _scratch(num_labels)
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
@@ -275,7 +310,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
         for g in range(starts.shape[0] - 1):
             for first in range(starts[g], starts[g + 1], BLOCK):
                 size = min(BLOCK, starts[g + 1] - first)
-                local += _block(unary, padded, tables, steps, order, where, first, size, bases[n], mode, z)
+                local += _block(unary, padded, tables, steps, order, where, first, size, bases[n], mode, scratch)
         _unpad(padded, margin, pw, labels[n])
         per_image[n] = local
     return per_image.sum()
@@ -288,7 +323,7 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
     order = np.arange(h * w)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     for n in prange(n_images):
-        z = np.empty((BLOCK, num_labels))
+        z = _scratch(num_labels)[0]
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
