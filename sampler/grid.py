@@ -30,3 +30,15 @@ def edges(offsets_key, height, width, c):
     forward, _ = neighbours(offsets_key, height, width)
     i = np.flatnonzero(forward[c] < height * width)
     return i, forward[c, i]
+
+
+def overlap(offset, height, width):
+    """(at_i, at_j): index tuples (rows, columns) of the pixels i whose neighbour j = i + d lies
+    inside the image, and of those neighbours j, for a canonical offset d = (dy >= 0, dx)."""
+    dy, dx = int(offset[0]), int(offset[1])
+    rows_i, rows_j = slice(0, max(0, height - dy)), slice(min(dy, height), height)
+    if dx >= 0:
+        cols_i, cols_j = slice(0, max(0, width - dx)), slice(min(dx, width), width)
+    else:
+        cols_i, cols_j = slice(min(-dx, width), width), slice(0, max(0, width + dx))
+    return (rows_i, cols_i), (rows_j, cols_j)

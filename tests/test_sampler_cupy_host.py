@@ -270,18 +270,6 @@ def test_draw_is_exact_when_the_uniform_sits_at_a_decision_boundary(host, scale)
     assert certified > 0 and fallback > 0  # both paths were exercised
 
 
-# --- mean field, written for any array module --------------------------------------------------
-
-def test_meanfield_array_code_matches_numpy_backend():
-    g = np.random.default_rng(0)
-    offsets = sampler.parse_edges("sparse:1,2")
-    scores = g.normal(size=(2, 4, 7, 9)).astype(np.float32)
-    theta = (0.5 * g.normal(size=(len(offsets), 4, 4))).astype(np.float32)
-    got = cupy_backend.meanfield_xp(np, scores, theta, offsets, 7, 0.5)
-    assert got.dtype == np.float32 and got.shape == scores.shape
-    assert np.allclose(got, numpy_backend.meanfield(scores, theta, offsets, 7, 0.5), atol=1e-6)
-
-
 # --- the kernels and cupy_backend's Python, run on the CPU through a stand-in for CuPy --------------
 # The kernels are compiled for the host with the CUDA names defined below; a launch runs one
 # thread that does every item of the grid-stride loops (items of one launch are independent),

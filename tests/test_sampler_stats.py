@@ -143,6 +143,32 @@ def test_meanfield_converges_to_a_fixed_point():
     assert np.abs(q - sampler.meanfield(s, np.zeros_like(t), d, iterations=1)).max() > 1e-2
 
 
+def test_meanfield_matches_an_explicit_loop_over_edges():
+    """Each damped step adds, per edge (i, j = i + d), theta[c] q_j at i and theta[c]^T q_i at j;
+    offsets include negative dx and ones longer than the image (no edges)."""
+    g = np.random.default_rng(8)
+    offsets = sampler.parse_edges([[0, 1], [1, -2], [2, 1], [0, 9], [6, 0]])
+    scores = g.normal(size=(2, 3, 5, 7)).astype(np.float32)
+    theta = g.normal(size=(len(offsets), 3, 3)).astype(np.float32)
+    n, num_labels, h, w = scores.shape
+    q = np.exp(scores - scores.max(1, keepdims=True)).astype(np.float64)
+    q /= q.sum(1, keepdims=True)
+    for _ in range(3):
+        z = scores.astype(np.float64)
+        for c, (dy, dx) in enumerate(offsets):
+            for y in range(h):
+                for x in range(w):
+                    if 0 <= y + dy < h and 0 <= x + dx < w:
+                        z[:, :, y, x] += q[:, :, y + dy, x + dx] @ theta[c].T.astype(np.float64)
+                        z[:, :, y + dy, x + dx] += q[:, :, y, x] @ theta[c].astype(np.float64)
+        update = np.exp(z - z.max(1, keepdims=True))
+        q = 0.5 * q + 0.5 * update / update.sum(1, keepdims=True)
+    for backend in BACKENDS:
+        if isinstance(backend, str):  # the cupy param has its own device test
+            got = sampler.meanfield(scores, theta, offsets, iterations=3, backend=backend)
+            assert np.allclose(got, q, atol=1e-5), backend  # float32 arithmetic against float64
+
+
 def test_meanfield_is_close_to_exact_on_a_weak_model():
     scores, theta, offsets = tiny_model("2x3-L3-long", seed=1)
     q = sampler.meanfield(scores[None], 0.2 * theta, offsets, iterations=100)[0]

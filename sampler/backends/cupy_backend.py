@@ -25,6 +25,7 @@ import pathlib
 import numpy as np
 
 from .. import grid
+from .. import mean_field
 from ..colouring import schedule_plan
 
 SOURCE = pathlib.Path(__file__).with_name("cupy_kernels.cu")
@@ -259,28 +260,4 @@ def pair_counts(labels, offsets, num_labels):
 
 def meanfield(scores, theta, offsets, iterations, damping):
     cp = _cupy()
-    return meanfield_xp(cp, cp.asarray(scores), cp.asarray(theta), offsets, iterations, damping).get()
-
-
-def meanfield_xp(xp, scores, theta, offsets, iterations, damping):
-    """numpy_backend.meanfield written for an array module xp (CuPy here; NumPy in the host tests):
-    per class two gathers of q at the neighbours and two (L x L) matrix products (cuBLAS)."""
-    n, num_labels, h, w = scores.shape
-    forward, backward = (xp.asarray(t) for t in grid.neighbours(grid.key(offsets), h, w))
-    unary = scores.reshape(n, num_labels, h * w).transpose(0, 2, 1).astype(xp.float64)  # (N, P, L)
-    theta = theta.astype(xp.float64)
-    q = _softmax(xp, unary)
-    outside = xp.zeros((n, 1, num_labels))  # the padding slot P: no term
-    for _ in range(iterations):
-        padded = xp.concatenate([q, outside], axis=1)
-        z = unary.copy()
-        for c in range(len(forward)):
-            z += padded[:, forward[c]] @ theta[c].T  # sum_j q_{i+d}(j) theta[c, l, j]
-            z += padded[:, backward[c]] @ theta[c]  # sum_k q_{i-d}(k) theta[c, k, l]
-        q = (1 - damping) * q + damping * _softmax(xp, z)
-    return xp.ascontiguousarray(q.transpose(0, 2, 1).reshape(n, num_labels, h, w).astype(xp.float32))
-
-
-def _softmax(xp, z):
-    e = xp.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return mean_field.meanfield(cp, cp.asarray(scores), cp.asarray(theta), offsets, iterations, damping).get()

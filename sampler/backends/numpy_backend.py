@@ -11,6 +11,7 @@ i + d_c, then that of i - d_c), which numba_backend repeats so both usually agre
 import numpy as np
 
 from .. import grid, kernelmath, rng
+from .. import mean_field
 from ..colouring import schedule_plan
 
 
@@ -102,27 +103,5 @@ def count(counts, labels):
     counts.reshape(-1)[index] += 1
 
 
-def softmax(z, axis):
-    e = np.exp(z - z.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def meanfield_update(model, q):
-    """Parallel (Jacobi) mean-field target: softmax of unaries + expected pairwise terms under q."""
-    n, num_labels = q.shape[:2]
-    flat = q.reshape(n, num_labels, -1).transpose(0, 2, 1)
-    padded = np.concatenate([flat, np.zeros((n, 1, num_labels))], axis=1)  # outside: no term
-    z = model.scores.transpose(0, 2, 1).astype(np.float64)
-    for c in range(len(model.forward)):
-        z += padded[:, model.forward[c]] @ model.forward_table[c][:num_labels]
-        z += padded[:, model.backward[c]] @ model.backward_table[c][:num_labels]
-    return softmax(z, -1).transpose(0, 2, 1).reshape(q.shape)
-
-
 def meanfield(scores, theta, offsets, iterations, damping):
-    """Damped Jacobi mean field from softmax(unaries): q <- (1 - damping) q + damping * update(q)."""
-    model = _Model(scores, theta, offsets)
-    q = softmax(scores.astype(np.float64), 1)
-    for _ in range(iterations):
-        q = (1 - damping) * q + damping * meanfield_update(model, q)
-    return q.astype(np.float32)
+    return mean_field.meanfield(np, scores, theta, offsets, iterations, damping)
