@@ -87,6 +87,16 @@ def crf_config(edges, num_images, num_labels, seed):
     return config
 
 
+def crf_loss(scores, label, index, theta_lr_mult, to_scores, config):
+    """The GibbsCRFLoss layer ("crf"); to_scores False: no gradient into the CNN at all."""
+    return L.Python(scores, label, index, name="crf", loss_weight=1,
+                    propagate_down=[to_scores, False, False],
+                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0},
+                           {"lr_mult": 0, "decay_mult": 0}],  # the chain store
+                    python_param={"module": "layers.crf_loss", "layer": "GibbsCRFLoss",
+                                  "param_str": json.dumps(config)})
+
+
 def train_net(stage, data, batch_size, config):
     n = caffe.NetSpec()
     ntop = 2 if stage == "cnn" else 3
@@ -97,14 +107,8 @@ def train_net(stage, data, batch_size, config):
         n.loss = L.SoftmaxWithLoss(scores, n.label)
     else:
         n.index = tops[2]
-        frozen = LEARNING[stage]["cnn"] == 0
-        n.loss = L.Python(scores, n.label, n.index, name="crf", loss_weight=1,
-                          # separate learning: no gradient into the CNN at all
-                          propagate_down=[not frozen, False, False],
-                          param=[{"lr_mult": LEARNING[stage]["theta"], "decay_mult": 0},
-                                 {"lr_mult": 0, "decay_mult": 0}],  # the chain store
-                          python_param={"module": "layers.crf_loss", "layer": "GibbsCRFLoss",
-                                        "param_str": json.dumps(config)})
+        n.loss = crf_loss(scores, n.label, n.index, LEARNING[stage]["theta"],
+                          to_scores=LEARNING[stage]["cnn"] != 0, config=config)
     return f'name: "train_{stage}"\n' + str(n.to_proto())
 
 
