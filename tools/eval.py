@@ -14,7 +14,6 @@ import json
 import os
 import pathlib
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -80,15 +79,11 @@ def deploy_definition(args):
 def load_net(args):
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
+    import make_prototxt
 
     caffe.set_mode_cpu()
     text, output = deploy_definition(args)
-    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
-        f.write(text)
-    try:
-        net = caffe.Net(f.name, caffe.TEST)
-    finally:
-        os.unlink(f.name)
+    net = make_prototxt.net_from_text(text, caffe.TEST)
     check_weights(net, args.weights)
     net.copy_from(args.weights)
     if output not in net.blobs:

@@ -17,7 +17,9 @@ committed in prototxt/ and a test keeps it equal to what this script writes.
 """
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import caffe
@@ -167,6 +169,16 @@ def render(*, data="datasets/default", num_images=2000, height=120, width=160, b
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, config)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, config)
     return {name: HEADER + text for name, text in files.items()}
+
+
+def net_from_text(text, phase):
+    """A caffe.Net from prototxt text (pycaffe reads nets only from files)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
+        f.write(text)
+    try:
+        return caffe.Net(f.name, phase)
+    finally:
+        os.unlink(f.name)
 
 
 def write_prototxt(out_dir="prototxt", **options):

@@ -72,11 +72,8 @@ def write_temp(text, suffix=".prototxt"):
 def frozen_scores(weights, depth, config):
     """(N, L, H, W) float32 scores of the stage-1 CNN (deploy_cnn) for depth (N, H, W)."""
     n, h, w = depth.shape
-    path = write_temp(make_prototxt.deploy_net(False, h, w, config))
-    try:
-        net = caffe.Net(path, str(weights), caffe.TEST)
-    finally:
-        os.unlink(path)
+    net = make_prototxt.net_from_text(make_prototxt.deploy_net(False, h, w, config), caffe.TEST)
+    net.copy_from(str(weights))
     out = np.empty((n, config["num_labels"], h, w), dtype=np.float32)
     for start in tqdm(range(0, n, 16), desc="frozen CNN scores", unit="batch"):
         batch = depth[start:start + 16, None]

@@ -5,8 +5,6 @@ asks Caffe for the scores gradient (an Input blob would otherwise get none) and 
 none on the labels and indices.
 """
 import json
-import os
-import tempfile
 
 LAYER = ("layers.crf_loss", "GibbsCRFLoss")
 
@@ -36,6 +34,7 @@ def loss_net(scores, labels, offsets, *, seed=0, layer=LAYER):
     Returns the net with its inputs filled; theta is net.params['crf'][0].
     """
     import caffe
+    import make_prototxt
 
     caffe.set_mode_cpu()
     n, num_labels, h, w = scores.shape
@@ -43,12 +42,7 @@ def loss_net(scores, labels, offsets, *, seed=0, layer=LAYER):
                             "seed": seed, "backend": "auto", "sweeps": 1})
     text = PROTOTXT.format(scores=dims(scores.shape), label=dims((n, 1, h, w)), n=n,
                            module=layer[0], layer=layer[1], param_str=param_str)
-    with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
-        f.write(text)
-    try:
-        net = caffe.Net(f.name, caffe.TRAIN)
-    finally:
-        os.unlink(f.name)
+    net = make_prototxt.net_from_text(text, caffe.TRAIN)
     net.blobs["scores"].data[...] = scores
     net.blobs["label"].data[...] = labels[:, None]
     net.blobs["index"].data[...] = range(n)
