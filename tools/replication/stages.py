@@ -52,7 +52,7 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
         for line in proc.stdout:
             out.write(line)
             last.append(line)
-            if m := ITERATION.search(line):
+            if (m := ITERATION.search(line)) and int(m.group(1)) != bar.n:  # Caffe logs each twice
                 bar.n = int(m.group(1))
                 bar.refresh()
         if proc.wait() != 0 or not final.exists():
