@@ -56,6 +56,8 @@ def test_rerun_keeps_finished_stages(tiny_run):
     run = replicate(out, tiny_run / "data")
     assert run.returncode == 0, run.stderr[-3000:]
     assert {s: (out / "logs" / f"{s}.log").stat().st_size for s in logs} == logs
+    assert json.loads((out / "report.json").read_text())["stage_seconds"] == dict.fromkeys(logs)
+    assert "| cnn | trained by an earlier run |" in (out / "report.md").read_text()
     # Finished stages keep only their final snapshot.
     assert sorted(p.name for p in (out / "snapshots").glob("joint_*")) == [
         "joint_iter_60.caffemodel", "joint_iter_60.solverstate"]

@@ -22,7 +22,7 @@ from make_prototxt import DEFAULT_EDGES, STAGES, write_prototxt
 from replication import figures, report
 from replication.evaluation import ROWS, evaluate_row
 from replication.scales import SCALES
-from replication.stages import REPO, StageError, run_stage
+from replication.stages import REPO, StageError, run_stage, snapshot_path
 
 
 def parse_args(argv):
@@ -57,14 +57,15 @@ def ensure_dataset(folder, scale, seed):
 
 
 def train(args, scale, net_dir, snapshots, logs):
-    """All three stages; returns ({stage: final weights}, {stage: seconds})."""
+    """All three stages; returns ({stage: final weights}, {stage: seconds, None if trained earlier})."""
     weights, seconds = {}, {}
     previous = None
     for stage, iters in zip(STAGES, scale.iters):
         started = time.perf_counter()
+        reused = snapshot_path(snapshots, stage, iters).exists()
         weights[stage] = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots,
                                    logs / f"{stage}.log", weights=previous)
-        seconds[stage] = time.perf_counter() - started
+        seconds[stage] = None if reused else time.perf_counter() - started
         previous = weights[stage]
     return weights, seconds
 

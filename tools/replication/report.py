@@ -60,7 +60,8 @@ def gains_table(report):
 
 def markdown(report, figures):
     s = report["settings"]
-    times = "\n".join(f"| {stage} | {sec / 60:.1f} min |" for stage, sec in report["stage_seconds"].items())
+    times = "\n".join(f"| {stage} | {'trained by an earlier run' if sec is None else f'{sec / 60:.1f} min'} |"
+                      for stage, sec in report["stage_seconds"].items())
     pictures = "\n\n".join(f"![{name}]({path})" for name, path in figures.items())
     return f"""# Replication run: scale `{s['scale']}`
 
