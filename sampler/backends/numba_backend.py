@@ -129,10 +129,10 @@ def _logits(unary, padded, tables, steps, order, where, first, size, z):
     Tables four at a time (one load and store of z per four rows), each for the whole block
     before the next (so consecutive additions to one z[j, l] are far apart)."""
     num_labels, num_tables = unary.shape[0], tables.shape[0]
-    for j in range(size):
-        p, zj = order[first + j], z[j]
-        for l in range(num_labels):
-            zj[l] = unary[l, p]
+    for l in range(num_labels):  # row by row: L rows at once are L pages, too many for the TLB at L = 64
+        ul = unary[l]
+        for j in range(size):
+            z[j, l] = ul[order[first + j]]
     for k in range(0, num_tables - 3, 4):
         ta, tb, tc, td = tables[k], tables[k + 1], tables[k + 2], tables[k + 3]
         sa, sb, sc, sd = steps[k], steps[k + 1], steps[k + 2], steps[k + 3]
