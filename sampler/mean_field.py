@@ -16,14 +16,14 @@ def meanfield(xp, scores, theta, offsets, iterations, damping):
     unary = scores.astype(xp.float32)
     theta = theta.astype(xp.float32)
     transposed = xp.ascontiguousarray(theta.transpose(0, 2, 1))
+    overlaps = [grid.overlap(offset, h, w) for offset in offsets]
     q = softmax(xp, unary)
     for _ in range(iterations):
         z = unary.copy()
         for first in range(0, n, CHUNK):
             q_part, z_part = q[first:first + CHUNK], z[first:first + CHUNK]
             flat = q_part.reshape(len(q_part), num_labels, h * w)
-            for c in range(len(offsets)):
-                at_i, at_j = grid.overlap(offsets[c], h, w)
+            for c, (at_i, at_j) in enumerate(overlaps):
                 z_part[(..., *at_i)] += (theta[c] @ flat).reshape(q_part.shape)[(..., *at_j)]
                 z_part[(..., *at_j)] += (transposed[c] @ flat).reshape(q_part.shape)[(..., *at_i)]
         q = (1 - damping) * q + damping * softmax(xp, z)

@@ -158,6 +158,18 @@ def _scratch(num_labels):
 
 
 @njit(cache=True)
+def _row_max(z):
+    """max of a row of logits in 4 independent chains (max is exact in any order)."""
+    num_labels = z.shape[0]
+    m0 = m1 = m2 = m3 = z[0]
+    for l in range(0, num_labels - 3, 4):
+        m0, m1, m2, m3 = max(m0, z[l]), max(m1, z[l + 1]), max(m2, z[l + 2]), max(m3, z[l + 3])
+    for l in range(num_labels - num_labels % 4, num_labels):
+        m0 = max(m0, z[l])
+    return max(max(m0, m1), max(m2, m3))
+
+
+@njit(cache=True)
 def _draws(z, w, aux, size, base, order, first):
     """Inverse-CDF draws for the block (numpy_backend.draw): w = exp_neg(z - row max); label = the
     first l with cumsum(w) > u * lane_sum(w), i.e. the number of l with cumsum(w) <= u * lane_sum(w)
@@ -166,13 +178,7 @@ def _draws(z, w, aux, size, base, order, first):
     num_labels = w.shape[0]
     for j in range(size):
         zj = z[j]
-        m0 = m1 = m2 = m3 = zj[0]  # max is exact in any order: 4 chains
-        for l in range(0, num_labels - 3, 4):
-            m0, m1 = max(m0, zj[l]), max(m1, zj[l + 1])
-            m2, m3 = max(m2, zj[l + 2]), max(m3, zj[l + 3])
-        for l in range(num_labels - num_labels % 4, num_labels):
-            m0 = max(m0, zj[l])
-        top = max(max(m0, m1), max(m2, m3))
+        top = _row_max(zj)
         for l in range(num_labels):
             w[l, j] = zj[l] - top
     lanes, threshold, acc, count = aux[:4], aux[4], aux[5], aux[6]
@@ -200,12 +206,7 @@ def _draw(z, u):
     """_draws for one pixel (raster sweeps), without the set-up of loops across pixels: the same
     operations in the same order, so the same label."""
     num_labels = z.shape[0]
-    m0 = m1 = m2 = m3 = z[0]
-    for l in range(0, num_labels - 3, 4):
-        m0, m1, m2, m3 = max(m0, z[l]), max(m1, z[l + 1]), max(m2, z[l + 2]), max(m3, z[l + 3])
-    for l in range(num_labels - num_labels % 4, num_labels):
-        m0 = max(m0, z[l])
-    top = max(max(m0, m1), max(m2, m3))
+    top = _row_max(z)
     for l in range(num_labels):
         z[l] = _exp_neg(z[l] - top)
     s0 = s1 = s2 = s3 = 0.0  # kernelmath.lane_sum: z[l] into lane l % 4, in order
