@@ -17,7 +17,6 @@ import sys
 import time
 
 import numpy as np
-from tqdm import tqdm
 
 INFERENCE_METHODS = {"gibbs": "gibbs", "meanfield": "meanfield", "icm": "icm"}
 
@@ -115,15 +114,11 @@ def check_weights(net, weights):
 
 def predict(net, output, end, depth, batch_size):
     """Argmax labels (N, H, W) uint8 of the output blob for depth (N, H, W), batch by batch."""
-    source = net.inputs[0]
+    import make_prototxt
+
     preds = np.empty(depth.shape, dtype=np.uint8)
-    for start in tqdm(range(0, len(depth), batch_size), desc="evaluating", unit="batch"):
-        batch = depth[start:start + batch_size, None]   # the net takes (N, 1, H, W)
-        net.blobs[source].reshape(*batch.shape)
-        net.reshape()
-        net.blobs[source].data[...] = batch
-        net.forward(end=end)
-        preds[start:start + len(batch)] = net.blobs[output].data.argmax(axis=1)
+    for start, out in make_prototxt.forward_batches(net, output, depth, batch_size, end, "evaluating"):
+        preds[start:start + len(out)] = out.argmax(axis=1)
     return preds
 
 

@@ -16,6 +16,7 @@ Other tools call write_prototxt() (or render()) to make variants; the default ou
 committed in prototxt/ and a test keeps it equal to what this script writes.
 """
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ import caffe
 from caffe import layers as L
 from caffe.proto import caffe_pb2
 from google.protobuf import text_format
+from tqdm import tqdm
 
 from layers import params
 
@@ -173,14 +175,34 @@ def render(*, data="datasets/default", num_images=2000, height=120, width=160, b
     return {name: HEADER + text for name, text in files.items()}
 
 
-def net_from_text(text, phase):
-    """A caffe.Net from prototxt text (pycaffe reads nets only from files)."""
+@contextlib.contextmanager
+def temp_prototxt(text):
+    """The path of a temporary file holding text, removed on exit (pycaffe reads only files)."""
     with tempfile.NamedTemporaryFile("w", suffix=".prototxt", delete=False) as f:
         f.write(text)
     try:
-        return caffe.Net(f.name, phase)
+        yield f.name
     finally:
         os.unlink(f.name)
+
+
+def net_from_text(text, phase):
+    """A caffe.Net from prototxt text."""
+    with temp_prototxt(text) as path:
+        return caffe.Net(path, phase)
+
+
+def forward_batches(net, output, depth, batch_size, end=None, desc="forward"):
+    """Feeds depth (N, H, W) to the net's input as (n, 1, H, W) batches, with a progress bar;
+    yields (first image, the output blob's data for the batch), valid until the next batch."""
+    source = net.inputs[0]
+    for start in tqdm(range(0, len(depth), batch_size), desc=desc, unit="batch"):
+        batch = depth[start:start + batch_size, None]
+        net.blobs[source].reshape(*batch.shape)
+        net.reshape()
+        net.blobs[source].data[...] = batch
+        net.forward(end=end)
+        yield start, net.blobs[output].data
 
 
 def write_prototxt(out_dir="prototxt", **options):

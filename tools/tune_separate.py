@@ -15,7 +15,6 @@ import json
 import os
 import pathlib
 import sys
-import tempfile
 
 import numpy as np
 from tqdm import tqdm
@@ -63,24 +62,14 @@ def parse_args(argv):
     return args
 
 
-def write_temp(text, suffix=".prototxt"):
-    with tempfile.NamedTemporaryFile("w", suffix=suffix, delete=False) as f:
-        f.write(text)
-    return f.name
-
-
 def frozen_scores(weights, depth, config):
     """(N, L, H, W) float32 scores of the stage-1 CNN (deploy_cnn) for depth (N, H, W)."""
     n, h, w = depth.shape
     net = make_prototxt.net_from_text(make_prototxt.deploy_net(False, h, w, config), caffe.TEST)
     net.copy_from(str(weights))
     out = np.empty((n, config["num_labels"], h, w), dtype=np.float32)
-    for start in tqdm(range(0, n, 16), desc="frozen CNN scores", unit="batch"):
-        batch = depth[start:start + 16, None]
-        net.blobs["depth"].reshape(*batch.shape)
-        net.reshape()
-        net.blobs["depth"].data[...] = batch
-        out[start:start + len(batch)] = net.forward(end="scores")["scores"]
+    for start, scores in make_prototxt.forward_batches(net, "scores", depth, 16, "scores", "frozen CNN scores"):
+        out[start:start + len(scores)] = scores
     return out
 
 
@@ -93,15 +82,12 @@ def stage2_solver(lr, config, batch_size, shape, iters):
                                                 {"dim": [batch_size, 1, h, w]}, {"dim": [batch_size]}], ntop=3)
     n.loss = make_prototxt.crf_loss(n.scores, n.label, n.index, 1, to_scores=False, config=config)
     solver = caffe_pb2.SolverParameter()
-    text_format.Merge(make_prototxt.solver("separate", write_temp(str(n.to_proto())), iters, "unused", None), solver)
-    solver.base_lr = lr
-    solver.snapshot = 0  # nothing to keep: the accuracies are the result
-    path = write_temp(text_format.MessageToString(solver))
-    try:
-        return caffe.get_solver(path)
-    finally:
-        os.unlink(solver.net)
-        os.unlink(path)
+    with make_prototxt.temp_prototxt(str(n.to_proto())) as net_path:
+        text_format.Merge(make_prototxt.solver("separate", net_path, iters, "unused", None), solver)
+        solver.base_lr = lr
+        solver.snapshot = 0  # nothing to keep: the accuracies are the result
+        with make_prototxt.temp_prototxt(text_format.MessageToString(solver)) as path:
+            return caffe.get_solver(path)
 
 
 def validation_accuracy(scores, truth, theta, offsets, burn_in, samples):
