@@ -1,5 +1,6 @@
 """Shared fixtures: where Caffe is, and clean skips where it (or a GPU) is not."""
 import pathlib
+import runpy
 
 import pytest
 
@@ -21,3 +22,17 @@ def pycaffe():
     caffe = pytest.importorskip("caffe", reason="pycaffe not importable: run `make setup` first")
     caffe.set_mode_cpu()
     return caffe
+
+
+def tool_main(name):
+    """main(argv) of tools/<name>.py, loaded without running it (run_path of a file leaves the
+    import path alone: the tools import only installed packages)."""
+    return runpy.run_path(str(REPO / "tools" / f"{name}.py"))["main"]
+
+
+def run_tool(name, argv):
+    """tools/<name>.py's exit status for argv, run in this process (argparse's exits included)."""
+    try:
+        return tool_main(name)(argv)
+    except SystemExit as e:
+        return e.code

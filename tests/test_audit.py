@@ -8,12 +8,9 @@ import numpy as np
 import pytest
 
 import sampler
-from conftest import REPO
-
-sys.path.insert(0, str(REPO / "tools"))
-import audit  # noqa: E402
-from audit_claims import gibbs_exact, independent, report, unbiased_gradient  # noqa: E402
-from audit_claims.common import FAIL, NOT_RUN, PASS  # noqa: E402
+from conftest import REPO, tool_main
+from experiments.audit import gibbs_exact, independent, report, runner, unbiased_gradient
+from experiments.audit.common import FAIL, NOT_RUN, PASS
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -28,7 +25,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def quick_audit(tmp_path_factory, pycaffe):
     out = tmp_path_factory.mktemp("audit")
-    status = audit.main(["--quick", "--report", str(out / "absent.json"), "--json", str(out / "audit.json")])
+    status = tool_main("audit")(["--quick", "--report", str(out / "absent.json"), "--json", str(out / "audit.json")])
     return status, json.loads((out / "audit.json").read_text())
 
 
@@ -145,15 +142,15 @@ def test_report_claims_not_run_without_report_and_fail_on_a_bad_one(tmp_path):
 
 def test_help_and_table(capsys):
     with pytest.raises(SystemExit) as e:
-        audit.main(["--help"])
+        tool_main("audit")(["--help"])
     assert e.value.code == 0 and "--quick" in capsys.readouterr().out
     rows = report.run(REPO / "no" / "such" / "report.json")
-    text = audit.table(rows)
+    text = runner.table(rows)
     assert "verdict" in text and "not run" in text
 
 
 def test_a_claim_that_raises_is_a_fail_row_and_exit_status_1(monkeypatch, tmp_path, capsys):
     broken = types.SimpleNamespace(NUMBER="9", CLAIM="broken claim", run=lambda quick: 1 / 0)
-    monkeypatch.setattr(audit, "SIMULATED", [broken])
-    assert audit.main(["--quick", "--report", str(tmp_path / "absent.json")]) == 1
+    monkeypatch.setattr(runner, "SIMULATED", [broken])
+    assert tool_main("audit")(["--quick", "--report", str(tmp_path / "absent.json")]) == 1
     assert "ZeroDivisionError" in capsys.readouterr().out

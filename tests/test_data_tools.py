@@ -37,7 +37,7 @@ def test_make_dataset_command(tmp_path):
     assert done.stdout.split() == [str(tmp_path / "ds" / "train.txt"), str(tmp_path / "ds" / "test.txt")]
     assert data.read_split(tmp_path / "ds" / "test.txt")["depth"].shape == (2, 24, 32)
     bad = subprocess.run(cmd[:4] + ["--train", "0"], capture_output=True, text=True, env=env, cwd=REPO)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "train must be a positive integer" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--train: expected a positive integer" in bad.stderr
 
 
 def exit_status(main, argv):
@@ -49,9 +49,9 @@ def exit_status(main, argv):
 
 
 @pytest.mark.parametrize("argv, problem", [
-    (["--train", "x"], "invalid int value"),
+    (["--train", "x"], "expected a positive integer"),
     (["--height", "4"], "too small"),
-    (["--workers", "0"], "workers must be a positive integer"),
+    (["--workers", "0"], "expected a positive integer"),
 ])
 def test_make_dataset_bad_arguments(tmp_path, capsys, argv, problem):
     assert exit_status(tool("make_dataset").main, ["--out", str(tmp_path / "ds")] + argv) == 2

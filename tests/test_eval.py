@@ -8,11 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, tool_main
 from data import metrics
-
-sys.path.insert(0, str(REPO / "tools"))
-import eval as eval_tool  # noqa: E402
 
 BG = 19
 
@@ -91,7 +88,7 @@ def constant_model(pycaffe, tmp_path):
 def test_eval_end_to_end_on_a_constant_net(constant_model, tmp_path):
     model, weights, data, truth = constant_model
     out = tmp_path / "eval.json"
-    code = eval_tool.main(["--model", str(model), "--weights", str(weights), "--data", str(data),
+    code = tool_main("eval")(["--model", str(model), "--weights", str(weights), "--data", str(data),
                            "--batch-size", "2", "--json", str(out),
                            "--save-predictions", str(tmp_path / "pred")])
     assert code == 0
@@ -124,8 +121,9 @@ def test_mismatched_weights_and_missing_crf_layer_are_named(constant_model, pyca
     model, weights, data, _ = constant_model
     other = tmp_path / "other.prototxt"
     other.write_text(NET.replace("num_output: 20", "num_output: 7"))
-    args = ["--weights", str(weights), "--data", str(data)]
-    with pytest.raises(eval_tool.EvalError, match="layer 'score' has blobs"):
-        eval_tool.evaluate(eval_tool.parse_args(["--model", str(other), *args]))
-    with pytest.raises(eval_tool.EvalError, match="no CRFMarginals layer"):
-        eval_tool.evaluate(eval_tool.parse_args(["--model", str(model), "--inference", "gibbs", *args]))
+    from experiments.evaluation import EvalError, evaluate
+
+    with pytest.raises(EvalError, match="layer 'score' has blobs"):
+        evaluate(other, weights, data)
+    with pytest.raises(EvalError, match="no CRFMarginals layer"):
+        evaluate(model, weights, data, inference="gibbs")

@@ -1,7 +1,5 @@
 """CRFMarginals under pycaffe: Gibbs marginals match exact enumeration, the other methods
 give what the sampler gives, and a deploy net takes theta from a training net's weights."""
-import json
-
 import numpy as np
 import pytest
 
@@ -9,24 +7,17 @@ import sampler
 
 pytestmark = pytest.mark.caffe
 
-DEPLOY = """layer {{ name: "scores" type: "Input" top: "scores" input_param {{ shape {{ dim: {n} dim: {l} dim: {h} dim: {w} }} }} }}
-layer {{ name: "crf" type: "Python" bottom: "scores" top: "marginals"
-        python_param {{ module: "layers.crf_infer" layer: "CRFMarginals" param_str: '{config}' }} }}
-"""
-TRAIN = """layer {{ name: "in" type: "Input" top: "scores" top: "label" top: "index"
-        input_param {{ shape {{ dim: 1 dim: {l} dim: {h} dim: {w} }} shape {{ dim: 1 dim: 1 dim: {h} dim: {w} }}
-                      shape {{ dim: 1 }} }} }}
-layer {{ name: "crf" type: "Python" bottom: "scores" bottom: "label" bottom: "index" top: "loss" loss_weight: 1
-        python_param {{ module: "layers.crf_loss" layer: "GibbsCRFLoss" param_str: '{config}' }} }}
-"""
 EDGES = [[0, 1], [1, 0], [1, 1]]
 
 
-def make_net(caffe, tmp_path, template, n=1, l=3, h=2, w=3, **config):
-    config = {"num_labels": l, "edges": EDGES, "num_images": 5, **config}
-    path = tmp_path / "net.prototxt"
-    path.write_text(template.format(n=n, l=l, h=h, w=w, config=json.dumps(config)))
-    return caffe.Net(str(path), caffe.TEST)
+def make_net(caffe, tmp_path, kind, n=1, l=3, h=2, w=3, **config):
+    """A deploy ("deploy") or training ("train", batch of 1) CRF layer on Input blobs."""
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    settings = {"num_labels": l, "edges": EDGES, "num_images": 5, **config}
+    spec = crf.deploy_scores_net((n, l, h, w), settings) if kind == "deploy" else crf.loss_net((1, l, h, w), settings)
+    return net_from_text(str(spec.to_proto()), caffe.TEST)
 
 
 def tiny_model(l=3, h=2, w=3, seed=0):
@@ -41,7 +32,7 @@ def test_gibbs_marginals_match_exact_enumeration(pycaffe, tmp_path):
     5 standard errors (from the spread between copies) of the exact marginals."""
     n = 32
     scores, theta = tiny_model()
-    net = make_net(pycaffe, tmp_path, DEPLOY, n=n, burn_in=10, samples=100, seed=3)
+    net = make_net(pycaffe, tmp_path, "deploy", n=n, burn_in=10, samples=100, seed=3)
     net.params["crf"][0].data[...] = theta
     net.blobs["scores"].data[...] = scores
     estimates = net.forward()["marginals"]
@@ -54,7 +45,7 @@ def test_gibbs_marginals_match_exact_enumeration(pycaffe, tmp_path):
 @pytest.mark.parametrize("method", ["meanfield", "icm"])
 def test_other_methods_are_the_samplers(pycaffe, tmp_path, method):
     scores, theta = tiny_model(l=4, h=5, w=6)
-    net = make_net(pycaffe, tmp_path, DEPLOY, n=2, l=4, h=5, w=6, method=method, iterations=4)
+    net = make_net(pycaffe, tmp_path, "deploy", n=2, l=4, h=5, w=6, method=method, iterations=4)
     net.params["crf"][0].data[...] = theta
     net.blobs["scores"].data[...] = scores
     out = net.forward()["marginals"]
@@ -68,10 +59,10 @@ def test_other_methods_are_the_samplers(pycaffe, tmp_path, method):
 
 def test_deploy_layer_takes_theta_from_training_weights(pycaffe, tmp_path):
     _, theta = tiny_model(l=4, h=5, w=6)
-    train = make_net(pycaffe, tmp_path, TRAIN, l=4, h=5, w=6)
+    train = make_net(pycaffe, tmp_path, "train", l=4, h=5, w=6)
     train.params["crf"][0].data[...] = theta
     weights = str(tmp_path / "trained.caffemodel")
     train.save(weights)
-    deploy = make_net(pycaffe, tmp_path, DEPLOY, n=3, l=4, h=5, w=6)
+    deploy = make_net(pycaffe, tmp_path, "deploy", n=3, l=4, h=5, w=6)
     deploy.copy_from(weights)
     assert np.array_equal(deploy.params["crf"][0].data, theta)

@@ -1,8 +1,6 @@
 """GibbsCRFLoss under pycaffe: its diffs are an unbiased gradient (checked against exact
 enumeration on a tiny model), its loss is the softmax loss when theta = 0, and bad input
 raises an error that names the blob."""
-import json
-
 import numpy as np
 import pytest
 
@@ -10,23 +8,20 @@ import sampler
 
 pytestmark = pytest.mark.caffe
 
-NET = """force_backward: true
-layer {{ name: "scores" type: "Input" top: "scores" input_param {{ shape {{ dim: {n} dim: {l} dim: {h} dim: {w} }} }} }}
-layer {{ name: "label" type: "Input" top: "label" input_param {{ shape {{ dim: {n} dim: 1 dim: {h} dim: {w} }} }} }}
-layer {{ name: "index" type: "Input" top: "index" input_param {{ shape {{ dim: {n} }} }} }}
-layer {{ name: "crf" type: "Python" bottom: "scores" bottom: "label" bottom: "index" top: "loss" loss_weight: {weight}
-        param {{ lr_mult: 1 decay_mult: 0 }} param {{ lr_mult: 0 decay_mult: 0 }}
-        python_param {{ module: "layers.crf_loss" layer: "GibbsCRFLoss" param_str: '{config}' }} }}
-layer {{ name: "softmax" type: "SoftmaxWithLoss" bottom: "scores" bottom: "label" top: "softmax_loss"
-        loss_weight: 0 }}
-"""
-
 
 def make_net(caffe, tmp_path, n, l, h, w, weight=1.0, **config):
-    config = {"num_labels": l, "edges": "window:1", "num_images": n, **config}
-    path = tmp_path / "crf_loss.prototxt"
-    path.write_text(NET.format(n=n, l=l, h=h, w=w, weight=weight, config=json.dumps(config)))
-    return caffe.Net(str(path), caffe.TRAIN)
+    """The training CRF layer on Input blobs, beside Caffe's softmax loss (weight 0) on the same scores."""
+    from caffe import layers as L
+
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    settings = {"num_labels": l, "edges": "window:1", "num_images": n, **config}
+    spec = crf.loss_net((n, l, h, w), settings, loss_weight=weight)
+    spec.softmax_loss = L.SoftmaxWithLoss(spec.scores, spec.label, loss_weight=0)
+    # force_backward: scores feeds two layers, so Caffe splits it, and only this carries the
+    # CRF layer's scores gradient back through the split to the Input blob
+    return net_from_text("force_backward: true\n" + str(spec.to_proto()), caffe.TRAIN)
 
 
 def feed(net, scores, label, index):
@@ -111,15 +106,18 @@ def test_chains_persist_and_steps_count_sweeps(pycaffe, tmp_path):
 def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
     """Separate learning: with propagate_down false the layer leaves the scores' diff alone
     and Caffe runs no backward in the layer below (a learnable bias standing for the CNN)."""
-    config = json.dumps({"num_labels": 3, "edges": "window:1", "num_images": 2})
-    text = NET.format(n=2, l=3, h=4, w=4, weight=1, config=config)
-    text = text.replace("force_backward: true", "").replace('top: "scores" input_param', 'top: "raw" input_param')
-    text = text.replace('top: "loss"', 'top: "loss" propagate_down: false propagate_down: false propagate_down: false')
-    bias = 'layer { name: "cnn" type: "Bias" bottom: "raw" top: "scores" param { lr_mult: 1 } }\n'
-    text = text.replace('layer { name: "crf"', bias + 'layer { name: "crf"')
-    path = tmp_path / "frozen.prototxt"
-    path.write_text(text)
-    net = pycaffe.Net(str(path), pycaffe.TRAIN)
+    from caffe import layers as L
+
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    spec = pycaffe.NetSpec()
+    spec.raw, spec.label, spec.index = L.Input(shape=[{"dim": [2, 3, 4, 4]}, {"dim": [2, 1, 4, 4]}, {"dim": [2]}],
+                                               ntop=3)
+    spec.scores = L.Bias(spec.raw, name="cnn", param=[{"lr_mult": 1}])
+    settings = {"num_labels": 3, "edges": "window:1", "num_images": 2}
+    spec.loss = crf.loss_layer(spec.scores, spec.label, spec.index, settings, to_scores=False)
+    net = net_from_text(str(spec.to_proto()), pycaffe.TRAIN)
     rng = np.random.default_rng(3)
     net.blobs["raw"].data[...] = rng.normal(0, 1, (2, 3, 4, 4))
     net.blobs["label"].data[...] = rng.integers(0, 3, (2, 1, 4, 4))

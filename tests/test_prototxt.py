@@ -1,19 +1,18 @@
 """prototxt/ is exactly what tools/make_prototxt.py writes by default, its solvers name files
-that exist, and the CNN's receptive field is what make_prototxt.RECEPTIVE_FIELD says."""
+that exist, and the CNN's receptive field is what nets.cnn.RECEPTIVE_FIELD says."""
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tools"))
-make_prototxt = pytest.importorskip("make_prototxt", reason="pycaffe not importable: run `make setup` first")
+from conftest import REPO, run_tool
+
+scales = pytest.importorskip("experiments.scales")
+prototxt = pytest.importorskip("nets.prototxt", reason="pycaffe not importable: run `make setup` first")
 
 
 def test_committed_prototxt_is_the_generated_default():
-    expected = make_prototxt.render()
+    expected = scales.committed_prototxt()
     committed = {p.name: p.read_text() for p in (REPO / "prototxt").glob("*.prototxt")}
     assert committed.keys() == expected.keys(), "run `.venv/bin/python tools/make_prototxt.py`"
     for name, text in expected.items():
@@ -21,7 +20,7 @@ def test_committed_prototxt_is_the_generated_default():
 
 
 def test_solvers_name_committed_nets_relative_to_the_repo_root():
-    for stage in make_prototxt.STAGES:
+    for stage in prototxt.STAGES:
         text = (REPO / "prototxt" / f"solver_{stage}.prototxt").read_text()
         net = re.search(r'^net: "(.*)"$', text, re.M).group(1)
         assert (REPO / net).is_file(), net
@@ -31,9 +30,11 @@ def test_solvers_name_committed_nets_relative_to_the_repo_root():
 @pytest.mark.caffe
 def test_receptive_field(pycaffe, tmp_path):
     """Changing one depth pixel changes exactly the scores within RECEPTIVE_FIELD // 2 of it."""
-    size, rf = 64, make_prototxt.RECEPTIVE_FIELD
+    from nets import cnn, crf
+
+    size, rf = 64, cnn.RECEPTIVE_FIELD
     path = tmp_path / "deploy_cnn.prototxt"
-    path.write_text(make_prototxt.render(height=size, width=size, num_images=1)["deploy_cnn.prototxt"])
+    path.write_text(prototxt.deploy_net(False, size, size, crf.config()))
     net = pycaffe.Net(str(path), pycaffe.TEST)
     depth = np.random.default_rng(0).uniform(1.5, 6.0, (1, 1, size, size))
     net.blobs["depth"].data[...] = depth
@@ -47,7 +48,10 @@ def test_receptive_field(pycaffe, tmp_path):
 
 
 def test_bad_crf_settings_fail_at_generation_naming_the_key(tmp_path):
+    from nets import crf
+
     with pytest.raises(ValueError, match="'edges'"):
-        make_prototxt.render(edges="ring:3")
-    assert make_prototxt.main(["--out", str(tmp_path / "nets"), "--num-images", "0"]) == 2
+        crf.config(edges="ring:3")
+    assert run_tool("make_prototxt", ["--out", str(tmp_path / "nets"), "--num-images", "0"]) == 2
+    assert run_tool("make_prototxt", ["--out", str(tmp_path / "nets"), "--edges", "ring:3"]) == 2
     assert not (tmp_path / "nets").exists()

@@ -64,8 +64,7 @@ def test_rerun_keeps_finished_stages(tiny_run):
 
 
 def test_interrupted_stage_resumes_from_its_last_snapshot(tiny_run, tmp_path):
-    sys.path.insert(0, str(REPO / "tools"))
-    from replication.stages import run_stage
+    from experiments.replication.stages import run_stage
 
     out = tiny_run / "run"
     solver = (out / "prototxt" / "solver_joint.prototxt").read_text()

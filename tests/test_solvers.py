@@ -3,7 +3,6 @@ the CNN learns in stage 1, only theta in stage 2 (the CNN stays bit for bit), bo
 stage 3; chains and theta carry over between stages and survive a snapshot + resume."""
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +10,10 @@ import pytest
 
 import data
 import sampler
+from data.labels import NUM_LABELS
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-import make_prototxt  # noqa: E402
+prototxt = pytest.importorskip("nets.prototxt", reason="pycaffe not importable: run `make setup` first")
+DEFAULT_EDGES = pytest.importorskip("nets.crf").DEFAULT_EDGES
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
 
@@ -45,9 +45,9 @@ def stages(caffe_bin, tmp_path_factory):
     data.make_dataset(root / "data", train=IMAGES, test=1, height=HEIGHT, width=WIDTH, seed=0)
     # batch = whole training set: a resumed run sees the same images per iteration as an
     # uninterrupted one, whatever the shuffle order, so the two can be compared bit for bit
-    paths = make_prototxt.write_prototxt(root / "prototxt", data=root / "data", num_images=IMAGES,
-                                         height=HEIGHT, width=WIDTH, batch_size=IMAGES,
-                                         iters=tuple(ITERS.values()), snapshots=root / "snap")
+    paths = prototxt.write(root / "prototxt", data=root / "data", num_images=IMAGES, height=HEIGHT, width=WIDTH,
+                           batch_size=IMAGES, edges=DEFAULT_EDGES, seed=0, iters=tuple(ITERS.values()),
+                           snapshots=root / "snap")
     (root / "snap").mkdir()
     separate = paths["solver_separate.prototxt"]
     text = separate.read_text()
@@ -76,7 +76,7 @@ def test_stage2_learns_theta_only(stages):
             assert np.array_equal(before, after), name
     theta, chains = separate["crf"]
     assert theta.min() < 0 < theta.max()  # pairs the samples overproduce are pushed down, others up
-    _, steps = sampler.ChainStore.decode_rows(chains, HEIGHT, WIDTH, make_prototxt.NUM_LABELS)
+    _, steps = sampler.ChainStore.decode_rows(chains, HEIGHT, WIDTH, NUM_LABELS)
     assert steps.tolist() == [ITERS["separate"]] * IMAGES  # every image swept once per iteration
 
 
@@ -94,7 +94,7 @@ def test_stage3_learns_everything_from_stage2(stages):
     joint = caffemodel_blobs(stages["snap"] / "joint_iter_2.caffemodel")
     assert not np.array_equal(separate["crf"][0], joint["crf"][0])
     assert not np.array_equal(separate["conv1"][0], joint["conv1"][0])
-    _, steps = sampler.ChainStore.decode_rows(joint["crf"][1], HEIGHT, WIDTH, make_prototxt.NUM_LABELS)
+    _, steps = sampler.ChainStore.decode_rows(joint["crf"][1], HEIGHT, WIDTH, NUM_LABELS)
     assert steps.tolist() == [ITERS["separate"] + ITERS["joint"]] * IMAGES  # chains carried over
 
 
@@ -115,17 +115,18 @@ def test_deploy_nets_load_trained_weights(stages, pycaffe, deploy):
 
 
 @pytest.mark.parametrize("num_images, edges, message", [
-    (IMAGES - 1, make_prototxt.DEFAULT_EDGES,
+    (IMAGES - 1, DEFAULT_EDGES,
      "BlobError: GibbsCRFLoss: bottom[2] (index, chain store of num_images=3) holds 3,"),
     (IMAGES, "ring:3", "ParamError: GibbsCRFLoss: param_str key 'edges' must be"),
 ])
 def test_bad_input_stops_caffe_train_with_the_reason(stages, caffe_bin, tmp_path, num_images, edges, message):
     """caffe aborts on any Python exception in a layer; the layer has printed why first."""
     root = stages["snap"].parent
-    paths = make_prototxt.write_prototxt(tmp_path, data=root / "data", num_images=num_images, height=HEIGHT,
-                                         width=WIDTH, batch_size=IMAGES, snapshots=tmp_path)
+    paths = prototxt.write(tmp_path, data=root / "data", num_images=num_images, height=HEIGHT, width=WIDTH,
+                           batch_size=IMAGES, edges=DEFAULT_EDGES, seed=0, iters=tuple(ITERS.values()),
+                           snapshots=tmp_path)
     net = paths["train_separate.prototxt"]
-    net.write_text(net.read_text().replace(make_prototxt.DEFAULT_EDGES, edges))  # past make_prototxt's check
+    net.write_text(net.read_text().replace(DEFAULT_EDGES, edges))  # past the generator's check
     run = subprocess.run([str(caffe_bin), "train", "-solver", str(paths["solver_separate.prototxt"])],
                          cwd=root, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "GLOG_minloglevel": "1"})

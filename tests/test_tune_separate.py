@@ -12,13 +12,12 @@ pytestmark = pytest.mark.caffe
 
 def test_tune_separate_writes_validation_curves(tmp_path, pycaffe):
     import data
-    sys.path.insert(0, str(REPO / "tools"))
-    import make_prototxt
+    from nets import crf
+    from nets.prototxt import deploy_net
 
     data.make_dataset(tmp_path / "d", train=8, test=1, height=24, width=32, seed=0)
-    config = make_prototxt.crf_config(make_prototxt.DEFAULT_EDGES, 8, make_prototxt.NUM_LABELS, 0)
     deploy = tmp_path / "deploy.prototxt"
-    deploy.write_text(make_prototxt.deploy_net(False, 24, 32, config))
+    deploy.write_text(deploy_net(False, 24, 32, crf.config(num_images=8)))
     weights = tmp_path / "cnn.caffemodel"
     pycaffe.Net(str(deploy), pycaffe.TEST).save(str(weights))  # untrained: msra-filled
     out = tmp_path / "tune.json"
@@ -39,4 +38,4 @@ def test_tune_separate_writes_validation_curves(tmp_path, pycaffe):
 def test_missing_weights_is_a_one_line_error(tmp_path):
     run = subprocess.run([sys.executable, "tools/tune_separate.py", "--cnn-weights", str(tmp_path / "no.caffemodel")],
                          cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 2 and "--cnn-weights: no such file" in run.stderr
+    assert run.returncode == 2 and "--cnn-weights: no such file" in run.stderr and run.stderr.count("\n") == 1

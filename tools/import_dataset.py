@@ -8,19 +8,19 @@ or NAME_depth.npy (metres) with colour-coded NAME_label.png; see data/real_forma
 """
 import sys
 
-from data.cli import Parser, guarded
+from experiments import cli
 from data.real_format import MAX_COLOUR_DISTANCE, import_dataset
 
 
 def main(argv=None):
-    ap = Parser(__doc__)
+    ap = cli.Parser(__doc__)
     ap.add_argument("--train", required=True, help="bundle file or image folder of the training split")
     ap.add_argument("--test", required=True, help="bundle file or image folder of the test split")
     ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
     ap.add_argument("--max-colour-distance", type=float, default=MAX_COLOUR_DISTANCE,
                     help=f"furthest a label pixel may be from its palette colour (default {MAX_COLOUR_DISTANCE:g})")
     args = ap.parse_args(argv)
-    return guarded(ap.prog, lambda: print(
+    return cli.run(ap.prog, lambda: print(
         import_dataset(args.out, {"train": args.train, "test": args.test}, args.max_colour_distance)))
 
 

@@ -9,18 +9,22 @@ HDF5Data sources) and OUT/meta.json; the same seed gives byte-identical files.
 import sys
 
 from data import make_dataset
-from data.cli import Parser, guarded
+from experiments import cli
+from experiments.scales import SCALES
 
 
 def main(argv=None):
-    ap = Parser(__doc__)
+    default = SCALES["default"]
+    ap = cli.Parser(__doc__)
     ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
-    ap.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
-    ap.add_argument("--test", type=int, default=500, help="test images (default 500)")
-    ap.add_argument("--height", type=int, default=120, help="image height in pixels (default 120; 240 paper-scale)")
-    ap.add_argument("--width", type=int, default=160, help="image width in pixels (default 160; 320 paper-scale)")
-    ap.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    ap.add_argument("--train", type=cli.positive_int, default=default.train, help="training images (default %(default)s)")
+    ap.add_argument("--test", type=cli.positive_int, default=default.test, help="test images (default %(default)s)")
+    ap.add_argument("--height", type=cli.positive_int, default=default.height,
+                    help="image height in pixels (default %(default)s; 240 paper-scale)")
+    ap.add_argument("--width", type=cli.positive_int, default=default.width,
+                    help="image width in pixels (default %(default)s; 320 paper-scale)")
+    ap.add_argument("--seed", type=cli.non_negative_int, default=0, help="random seed (default 0)")
+    ap.add_argument("--workers", type=cli.positive_int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)
 
     def work():
@@ -28,7 +32,7 @@ def main(argv=None):
                             seed=args.seed, workers=args.workers, progress=True)
         print(meta["files"]["train"]["txt"], meta["files"]["test"]["txt"], sep="\n")
 
-    return guarded(ap.prog, work)
+    return cli.run(ap.prog, work)
 
 
 if __name__ == "__main__":

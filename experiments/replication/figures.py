@@ -1,5 +1,4 @@
 """The report's pictures: a Fig.1-style sheet, learned theta heat maps, training curves."""
-from importlib import import_module
 from pathlib import Path
 
 import matplotlib
@@ -8,12 +7,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import sampler  # noqa: E402
 from data import labels  # noqa: E402
 
+from ..theta_plot import load_theta, plot_theta  # noqa: E402
 from .caffe_log import training_curve  # noqa: E402
-
-plot_theta = import_module("plot_theta")  # tools/plot_theta.py
 
 
 def comparison_sheet(depth, truth, predictions, out, count):
@@ -35,9 +32,8 @@ def comparison_sheet(depth, truth, predictions, out, count):
 
 
 def theta_maps(weights, out, title):
-    theta, config = plot_theta.load_theta(weights, "crf")
-    offsets = sampler.parse_edges(config["edges"])
-    plot_theta.plot(theta, offsets, plot_theta.label_names(theta.shape[1]), out, title)
+    theta, offsets = load_theta(weights, "crf")
+    plot_theta(theta, offsets, out, title)
 
 
 def training_curves(logs, out):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[2]  # the checkout: runs use its .venv/bin/caffe
 CAFFE = REPO / ".venv" / "bin" / "caffe"
 ITERATION = re.compile(r"\] Iteration (\d+)")
 

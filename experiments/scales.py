@@ -1,4 +1,5 @@
-"""The replication run's scales: data size, resolution, iterations, inference effort."""
+"""The run scales, the one place that defines each: data size, resolution, iterations, batch,
+inference effort. The committed prototxt/ is the default scale's (committed_prototxt())."""
 from dataclasses import dataclass
 
 
@@ -28,3 +29,17 @@ SCALES = {
     "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000),
                    batch_size=8, burn_in=30, samples=100, snapshot_every=500),
 }
+
+
+def net_options(scale):
+    """The nets.prototxt.render arguments a scale fixes."""
+    return {"num_images": scale.train, "height": scale.height, "width": scale.width,
+            "batch_size": scale.batch_size, "iters": scale.iters}
+
+
+def committed_prototxt():
+    """{file name: text} of prototxt/: the default scale's nets, run from the repo root."""
+    from nets import crf, prototxt
+
+    return prototxt.render(data="datasets/default", edges=crf.DEFAULT_EDGES, seed=0, net_dir="prototxt",
+                           snapshots="snapshots", **net_options(SCALES["default"]))

@@ -1,0 +1,47 @@
+"""Running the claims: each simulated claim timed (an exception is a FAIL row), then the rows
+read from a replication report, and the verdict table."""
+import textwrap
+import time
+
+from . import SIMULATED, report
+from .common import FAIL, NOT_RUN, PASS, Result
+
+COLUMNS = (("#", 3), ("claim", 30), ("test", 52), ("figure", 50), ("verdict", 7))
+
+
+def measure(module, quick):
+    """module.run(quick), timed; an exception is a FAIL row, so one broken claim cannot hide the rest."""
+    start = time.perf_counter()
+    try:
+        row = module.run(quick=quick)
+    except Exception as e:  # noqa: BLE001 - reported in the table, with its type
+        row = Result(module.NUMBER, module.CLAIM, "raised an exception", f"{type(e).__name__}: {e}", FAIL)
+    row.details["seconds"] = round(time.perf_counter() - start, 2)
+    return row
+
+
+def audit(quick, report_path, log):
+    """Every claim's row; progress lines go to the file `log`."""
+    rows = []
+    for i, module in enumerate(SIMULATED, 1):
+        print(f"[{i}/{len(SIMULATED)}] {module.CLAIM} ...", file=log, flush=True)
+        rows.append(measure(module, quick))
+        print(f"      {rows[-1].status} ({rows[-1].details['seconds']:.0f} s)", file=log, flush=True)
+    return rows + report.run(report_path)
+
+
+def table(rows):
+    lines = []
+    for cells in [[name for name, _ in COLUMNS]] + [[r.number, r.claim, r.test, r.figure, r.status] for r in rows]:
+        wrapped = [textwrap.wrap(str(c), width) or [""] for c, (_, width) in zip(cells, COLUMNS)]
+        for k in range(max(map(len, wrapped))):
+            lines.append("  ".join((w[k] if k < len(w) else "").ljust(width)
+                                   for w, (_, width) in zip(wrapped, COLUMNS)).rstrip())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def summary(rows):
+    """(passed, ran): claims that passed, and claims that ran (not 'not run')."""
+    ran = [r for r in rows if r.status != NOT_RUN]
+    return sum(r.status == PASS for r in ran), len(ran)

@@ -1,0 +1,74 @@
+"""The tools' one convention for bad input: one line on stderr naming the problem, exit status 2.
+
+Usage errors come from Parser (argparse) and its argument types; errors found later are
+BadInput or the packages' own input errors (BAD_INPUT), turned into that line by run().
+"""
+import argparse
+import math
+import sys
+from pathlib import Path
+
+from data.errors import DataError
+from layers.params import ParamError
+
+
+class BadInput(Exception):
+    """Bad input found after argument parsing; its message names the file, key or value."""
+
+
+BAD_INPUT = (BadInput, DataError, ParamError, OSError)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the tool's docstring as help and usage errors on one line (exit 2)."""
+
+    def __init__(self, doc, **kwargs):
+        super().__init__(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def run(prog, work):
+    """work() -> exit status (None means 0); bad input becomes one line and exit status 2."""
+    try:
+        return work() or 0
+    except BAD_INPUT as e:
+        print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
+        return 2
+
+
+def _number(convert, test, wanted):
+    def parse(text):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}")
+        return value
+    parse.__name__ = wanted  # argparse names the type in its messages
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "a non-negative integer")
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
+
+
+def existing_file(text):
+    if not Path(text).is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return Path(text)
+
+
+def edges(text):
+    """An edge-class spec ("sparse:1,2,4", "window:2"), checked by the sampler's parser."""
+    import sampler
+
+    try:
+        sampler.parse_edges(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text

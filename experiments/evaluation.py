@@ -1,0 +1,166 @@
+"""Evaluation of a deploy net on a test set with the paper's metric (tools/eval.py's work).
+
+evaluate() returns numbers; printing is the caller's (report_lines()).
+"""
+import json
+import os
+import pathlib
+import time
+
+import numpy as np
+
+from data import labels as label_set
+from data import metrics
+from data.hdf5 import read_split
+from data.render import BACKGROUND_DEPTH
+from nets.runtime import forward_batches, net_from_text
+
+from .cli import BadInput
+
+INFERENCE = ("cnn", "gibbs", "meanfield", "icm")
+
+
+class EvalError(BadInput):
+    """Bad input to the evaluation."""
+
+
+def deploy_definition(model, inference, overrides, scores_blob="scores"):
+    """(prototxt text, output blob) of the deploy net `model` with the CRF layer set to the
+    requested method and the given param_str overrides (burn_in, samples, seed: None = keep)."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+
+    net = caffe_pb2.NetParameter()
+    try:
+        text_format.Merge(pathlib.Path(model).read_text(), net)
+    except text_format.ParseError as e:
+        raise EvalError(f"{model}: not a valid prototxt ({e})") from None
+    if inference == "cnn":
+        return text_format.MessageToString(net), scores_blob
+    crf = [l for l in net.layer if l.type == "Python" and l.python_param.layer == "CRFMarginals"]
+    if not crf:
+        raise EvalError(f"{model} has no CRFMarginals layer; --inference {inference} needs the CNN+CRF deploy net")
+    config = json.loads(crf[0].python_param.param_str or "{}")
+    config["method"] = inference
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    crf[0].python_param.param_str = json.dumps(config)
+    return text_format.MessageToString(net), crf[0].top[0]
+
+
+def load_net(model, weights, inference, overrides, scores_blob="scores"):
+    """(net, output blob, last layer to run) of a deploy net with trained weights."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    import caffe
+
+    caffe.set_mode_cpu()
+    text, output = deploy_definition(model, inference, overrides, scores_blob)
+    net = net_from_text(text, caffe.TEST)
+    check_weights(net, weights)
+    net.copy_from(str(weights))
+    if output not in net.blobs:
+        raise EvalError(f"{model} has no blob '{output}' (see --scores-blob)")
+    # The last layer that writes the output blob: forward stops there (no CRF work for cnn).
+    end = [name for name, layer_tops in net.top_names.items() if output in layer_tops][-1]
+    return net, output, end
+
+
+def check_weights(net, weights):
+    """Caffe aborts the process on a mismatched .caffemodel; say what is wrong instead."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf.message import DecodeError
+
+    trained = caffe_pb2.NetParameter()
+    try:
+        trained.ParseFromString(pathlib.Path(weights).read_bytes())
+    except DecodeError:
+        raise EvalError(f"{weights}: not a .caffemodel") from None
+    for layer in list(trained.layer) + list(trained.layers):
+        if layer.name not in net.params:
+            continue
+        want = [tuple(b.shape) for b in net.params[layer.name]]
+        have = [tuple(b.shape.dim) or (b.num, b.channels, b.height, b.width) for b in layer.blobs]
+        if want != have:
+            raise EvalError(f"{weights}: layer '{layer.name}' has blobs {have} but the model expects {want}")
+
+
+def predict(net, output, end, depth, batch_size):
+    """Argmax labels (N, H, W) uint8 of the output blob for depth (N, H, W), batch by batch."""
+    preds = np.empty(depth.shape, dtype=np.uint8)
+    for start, out in forward_batches(net, output, depth, batch_size, end, "evaluating"):
+        preds[start:start + len(out)] = out.argmax(axis=1)
+    return preds
+
+
+def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=None, seed=None,
+             scores_blob="scores", batch_size=16, limit=None, save_predictions=None):
+    """The figures of a deploy net on a test split: part accuracy with a bootstrap interval,
+    pixel accuracy, mean class accuracy, mean IoU, per-class accuracy, confusion, speed."""
+    for path, what in ((model, "model"), (weights, "weights"), (data, "data")):
+        if not pathlib.Path(path).is_file():
+            raise EvalError(f"{what} not found: {path}")
+    split = read_split(data)
+    depth, truth = split["depth"][:limit], split["label"][:limit]
+    net, output, end = load_net(model, weights, inference,
+                                {"burn_in": burn_in, "samples": samples, "seed": seed}, scores_blob)
+    num_labels = net.blobs[output].channels
+    if num_labels != label_set.NUM_LABELS:
+        raise EvalError(f"{model}: blob '{output}' has {num_labels} channels but the dataset has "
+                        f"{label_set.NUM_LABELS} labels")
+    started = time.perf_counter()
+    preds = predict(net, output, end, depth, batch_size)
+    report = score(truth, preds, depth)
+    report.update({"images_per_second": len(preds) / (time.perf_counter() - started), "inference": inference})
+    if save_predictions:
+        write_predictions(pathlib.Path(save_predictions), preds)
+    return report
+
+
+def score(truth, preds, depth):
+    """The figures of predictions (N, H, W) against the truth, every method's through this one place:
+    body-part accuracy with a bootstrap interval over images, the same on body pixels with a depth
+    reading and on body pixels the sensor dropped (they read the background depth), pixel accuracy,
+    mean class accuracy, mean IoU, per-class accuracy, the confusion matrix, per-image counts."""
+    conf = metrics.confusion(truth, preds, label_set.NUM_LABELS)
+    correct, total = metrics.per_image_part_counts(truth, preds, label_set.BACKGROUND)
+    report = metrics.summarise(conf, label_set.BACKGROUND)
+    parts = truth != label_set.BACKGROUND
+    swapped = parts & (preds == label_set.MIRROR[truth]) & (preds != truth)
+    report["left_right_swaps"] = float(swapped.sum() / max(1, parts.sum()))  # share of body pixels
+    dropped = depth >= BACKGROUND_DEPTH
+    for name, where in (("valid_depth", ~dropped), ("dropped_depth", dropped)):
+        part = parts & where
+        report[f"part_accuracy_{name}"] = float((preds[part] == truth[part]).mean()) if part.any() else None
+        report[f"part_pixels_{name}"] = int(part.sum())
+    report.update({
+        "part_accuracy_ci": metrics.bootstrap_ratio_ci(correct, total),
+        "confusion": conf.tolist(),
+        "images": len(preds),
+        "per_image_part_correct": correct.tolist(),
+        "per_image_part_total": total.tolist(),
+    })
+    return report
+
+
+def write_predictions(folder, preds):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "predictions.npy", preds)
+    for i, p in enumerate(preds):
+        Image.fromarray(label_set.colourise(p)).save(folder / f"{i:05d}.png")
+
+
+def report_lines(report):
+    lo, hi = report["part_accuracy_ci"]
+    lines = [f"body-part accuracy  {report['part_accuracy']:.4f}  (95% CI {lo:.4f}-{hi:.4f}, "
+             f"{report['images']} images, {report['images_per_second']:.1f} images/s)"]
+    lines += [f"{key:<20}{report[key]:.4f}" for key in ("pixel_accuracy", "mean_class_accuracy", "mean_iou")]
+    for name, what in (("valid_depth", "with a depth reading"), ("dropped_depth", "whose depth was dropped")):
+        acc = report[f"part_accuracy_{name}"]
+        lines.append(f"body-part accuracy on the {report[f'part_pixels_{name}']} body pixels {what}: "
+                     + ("-" if acc is None else f"{acc:.4f}"))
+    lines.append(f"body pixels labelled as their mirror part (left/right swapped): {report['left_right_swaps']:.4f}")
+    lines.append("per-class accuracy:")
+    lines += [f"  {name:<10}{'absent' if acc is None else f'{acc:.4f}'}"
+              for name, acc in zip(label_set.NAMES, report["per_class_accuracy"])]
+    return lines

@@ -1,0 +1,90 @@
+"""The replication run: dataset, the three training stages under `caffe train`, evaluation
+of every method on the test set, and a report with the paper's table.
+
+Re-running continues from what exists: the dataset and finished stages are kept, an
+interrupted stage resumes from its last snapshot, and evaluation is redone.
+"""
+import json
+import sys
+import time
+from dataclasses import asdict
+
+import numpy as np
+
+from nets import prototxt
+from nets.prototxt import STAGES
+
+from ..cli import BadInput
+from ..scales import net_options
+from . import figures, report
+from .evaluation import ROWS, evaluate_row
+from .stages import run_stage, snapshot_path
+
+
+def ensure_dataset(folder, scale, seed):
+    import data
+
+    meta_file = folder / "meta.json"
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        counts = (meta.get("counts", {}).get("train"), meta.get("counts", {}).get("test"))
+        if counts != (scale.train, scale.test):
+            raise BadInput(f"{folder} holds {counts} train/test images, the scale wants "
+                           f"{(scale.train, scale.test)}; pass another --data")
+        return
+    print(f"generating the dataset into {folder}", file=sys.stderr)
+    data.make_dataset(folder, train=scale.train, test=scale.test, height=scale.height,
+                      width=scale.width, seed=seed, workers=2, progress=True)
+
+
+def train(scale, net_dir, snapshots, logs):
+    """All three stages; returns ({stage: final weights}, {stage: seconds, None if trained earlier})."""
+    weights, seconds = {}, {}
+    previous = None
+    for stage, iters in zip(STAGES, scale.iters):
+        started = time.perf_counter()
+        reused = snapshot_path(snapshots, stage, iters).exists()
+        weights[stage] = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots,
+                                   logs / f"{stage}.log", weights=previous)
+        seconds[stage] = None if reused else time.perf_counter() - started
+        previous = weights[stage]
+    return weights, seconds
+
+
+def replicate(scale_name, scale, out, data_dir, edges, seed):
+    """The whole run into the folder `out`; returns the report (also written as report.json/md)."""
+    net_dir, snapshots, logs = out / "prototxt", out / "snapshots", out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    ensure_dataset(data_dir, scale, seed)
+    prototxt.write(net_dir, data=data_dir, edges=edges, seed=seed, snapshots=snapshots,
+                   snapshot_every=scale.snapshot_every, **net_options(scale))
+    weights, stage_seconds = train(scale, net_dir, snapshots, logs)
+
+    started = time.perf_counter()
+    test_txt = data_dir / "test.txt"
+    results = {row[0]: evaluate_row(row, net_dir, weights, test_txt, scale, out / "predictions")
+               for row in ROWS}
+    eval_seconds = time.perf_counter() - started
+
+    settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed,
+                "data": str(data_dir), "weights": {k: str(v) for k, v in weights.items()}}
+    rep = report.build(results, settings, stage_seconds, eval_seconds)
+    (out / "report.json").write_text(json.dumps(rep, indent=1))
+    pictures = draw_figures(out, data_dir, scale, weights, logs)
+    (out / "report.md").write_text(report.markdown(rep, pictures))
+    return rep
+
+
+def draw_figures(out, data_dir, scale, weights, logs):
+    """{title: path relative to the report} of the pictures."""
+    from data import read_split
+
+    test = read_split(data_dir / "test.txt")
+    preds = {title: np.load(out / "predictions" / key / "predictions.npy")
+             for key, title in (("cnn", "CNN alone"), ("separate", "separate"), ("joint", "end-to-end"))}
+    figures.comparison_sheet(test["depth"], test["label"], preds, out / "fig1.png", scale.figure_images)
+    for stage in ("separate", "joint"):
+        figures.theta_maps(weights[stage], out / f"theta_{stage}.png", f"learned theta, {stage} learning")
+    figures.training_curves({s: logs / f"{s}.log" for s in STAGES}, out / "training_curves.png")
+    return {"Fig.1-style sheet": "fig1.png", "theta, separate": "theta_separate.png",
+            "theta, end-to-end": "theta_joint.png", "training curves": "training_curves.png"}

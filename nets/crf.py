@@ -1,0 +1,62 @@
+"""The CRF layer, defined once for every net, test, audit and tuning script.
+
+Training and deploy layers share the name NAME, so a deploy net takes theta from a trained
+.caffemodel (Caffe copies parameters by layer name).
+"""
+import json
+
+from caffe import layers as L
+
+from data.labels import NUM_LABELS
+from layers import params
+
+NAME = "crf"
+DEFAULT_EDGES = "sparse:1,2,4,8,16,32"  # 24 classes: neighbours up to 32 px away
+LOSS = ("layers.crf_loss", "GibbsCRFLoss")
+DEPLOY = ("layers.crf_infer", "CRFMarginals")
+
+
+def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **extra):
+    """The CRF layers' param_str as a dict, checked now by the layers' own validation (ParamError)."""
+    settings = {"num_labels": num_labels, "edges": edges, "num_images": num_images, "seed": seed, **extra}
+    params.parse(json.dumps(settings), params.LOSS, "CRF layer")
+    return settings
+
+
+def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1):
+    """The training layer (GibbsCRFLoss unless `layer` names another (module, class)); to_scores
+    False: no gradient into the CNN at all. The chain store is a parameter the solver must not touch."""
+    return L.Python(scores, label, index, name=NAME, loss_weight=loss_weight,
+                    propagate_down=[to_scores, False, False],
+                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0},
+                           {"lr_mult": 0, "decay_mult": 0}],  # the chain store
+                    python_param={"module": layer[0], "layer": layer[1], "param_str": json.dumps(settings)})
+
+
+def deploy_layer(scores, settings):
+    """CRFMarginals: scores -> marginals, with the training layer's name so theta is copied."""
+    return L.Python(scores, name=NAME, python_param={"module": DEPLOY[0], "layer": DEPLOY[1],
+                                                     "param_str": json.dumps(settings)})
+
+
+def loss_net(shape, settings, **options):
+    """A NetSpec of Input blobs (scores (N, L, H, W), label (N, 1, H, W), index (N,)) feeding the
+    training layer (loss_layer's options): for tests, the audit and learning on stored scores."""
+    import caffe
+
+    n, num_labels, h, w = shape
+    net = caffe.NetSpec()
+    net.scores, net.label, net.index = L.Input(
+        shape=[{"dim": [n, num_labels, h, w]}, {"dim": [n, 1, h, w]}, {"dim": [n]}], ntop=3)
+    net.loss = loss_layer(net.scores, net.label, net.index, settings, **options)
+    return net
+
+
+def deploy_scores_net(shape, settings):
+    """A NetSpec of an Input scores blob (N, L, H, W) feeding the deploy layer (top: marginals)."""
+    import caffe
+
+    net = caffe.NetSpec()
+    net.scores = L.Input(shape={"dim": list(shape)})
+    net.marginals = deploy_layer(net.scores, settings)
+    return net

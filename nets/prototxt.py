@@ -1,0 +1,121 @@
+"""The nets and solvers of the three training stages and the deploy nets, as prototxt text.
+
+Stages, each run from the repo root as `caffe train -solver DIR/solver_X.prototxt`:
+  solver_cnn       the CNN alone with a softmax loss
+  solver_separate  -weights <cnn snapshot>: the CNN frozen, the CRF loss learns theta
+  solver_joint     -weights <separate snapshot>: CNN and theta learned together
+Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax)
+and deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax).
+"""
+from pathlib import Path
+
+import caffe
+from caffe import layers as L
+from caffe.proto import caffe_pb2
+from google.protobuf import text_format
+
+from . import crf
+from .cnn import unary_cnn
+
+STAGES = ("cnn", "separate", "joint")
+STAGE_DOC = {
+    "cnn": "Stage 1: the unary CNN alone, softmax loss.",
+    "separate": "Stage 2: CNN frozen (lr_mult 0, no backward into it); GibbsCRFLoss learns theta.",
+    "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
+}
+HEADER = "# Written by tools/make_prototxt.py: edit that, not this file.\n"
+# Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net.
+LEARNING = {
+    "cnn": {"base_lr": 1e-3, "cnn": 1, "theta": None},
+    # Chosen on a held-out synthetic validation set (200 images, seed 7), default scale, 3000
+    # iterations: 2e-3 -> Gibbs part accuracy 0.551, 5e-3 -> 0.543, CNN alone 0.512; 2e-2
+    # oscillated (|theta| up to 26, 0.373): with 2000 chains each is swept only ~12 times,
+    # so theta must move slowly for the persistent chains to keep up.
+    "separate": {"base_lr": 2e-3, "cnn": 0, "theta": 1},
+    # Chosen on the same validation set, from the separate snapshot, 1000 iterations (separate:
+    # 0.550): CNN lr 2e-5 with theta at 50x -> 0.500 (the sampled unary gradient of chains swept
+    # only ~4 more times is too stale for that rate); 5e-6 with theta at 200x (theta keeps
+    # 1e-3) -> 0.563; 2e-5 with 5 sweeps per visit -> 0.566 at 5x the sampling cost.
+    "joint": {"base_lr": 5e-6, "cnn": 1, "theta": 200},
+}
+
+
+def train_net(stage, data, batch_size, settings):
+    n = caffe.NetSpec()
+    ntop = 2 if stage == "cnn" else 3
+    tops = L.HDF5Data(name="data", source=f"{data}/train.txt", batch_size=batch_size, shuffle=True, ntop=ntop)
+    n.depth, n.label = tops[:2]
+    scores = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
+    if stage == "cnn":
+        n.loss = L.SoftmaxWithLoss(scores, n.label)
+    else:
+        n.index = tops[2]
+        n.loss = crf.loss_layer(scores, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
+                                to_scores=LEARNING[stage]["cnn"] != 0)
+    return f'name: "train_{stage}"\n' + str(n.to_proto())
+
+
+def deploy_net(with_crf, height, width, settings):
+    n = caffe.NetSpec()
+    n.depth = L.Input(shape={"dim": [1, 1, height, width]})
+    out = unary_cnn(n, n.depth, 1, settings["num_labels"])
+    if with_crf:
+        n.marginals = out = crf.deploy_layer(out, settings)
+    n.prediction = L.ArgMax(out, axis=1)
+    return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
+
+
+def solver(stage, net, iterations, snapshots, snapshot_every=None):
+    s = caffe_pb2.SolverParameter()
+    s.net = net
+    s.type = "Adam"
+    s.base_lr = LEARNING[stage]["base_lr"]
+    s.lr_policy = "fixed"
+    s.momentum, s.momentum2, s.delta = 0.9, 0.999, 1e-8
+    s.weight_decay = 1e-4
+    s.max_iter = iterations
+    s.display = 10
+    s.snapshot = min(snapshot_every or iterations, iterations)  # resume points; the last is final
+    s.snapshot_prefix = f"{snapshots}/{stage}"
+    s.solver_mode = caffe_pb2.SolverParameter.CPU
+    s.random_seed = 1
+    return text_format.MessageToString(s)
+
+
+def render(*, data, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
+           snapshot_every=None):
+    """{file name: text} of the 3 train nets, 3 solvers and 2 deploy nets.
+
+    data: dataset folder holding train.txt; num_images: its number of training images (the
+    chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
+    folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
+    snapshot_every: iterations between snapshots (default: only the final one). Paths are
+    written as given (relative ones are relative to where `caffe train` runs).
+    """
+    settings = crf.config(edges, num_images, seed=seed)
+    files = {}
+    previous = None
+    for stage, count in zip(STAGES, iters, strict=True):
+        files[f"train_{stage}.prototxt"] = train_net(stage, data, batch_size, settings)
+        command = f"caffe train -solver {net_dir}/solver_{stage}.prototxt"
+        if previous:
+            command += f" -weights {snapshots}/{previous[0]}_iter_{previous[1]}.caffemodel"
+        files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}\n# {command}   (mkdir -p {snapshots} first)\n"
+                                             + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
+                                                      snapshot_every))
+        previous = stage, count
+    files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
+    files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
+    return {name: HEADER + text for name, text in files.items()}
+
+
+def write(out_dir, **options):
+    """Write render(net_dir=out_dir, **options) into out_dir; returns {file name: Path}."""
+    files = render(net_dir=str(out_dir), **options)  # first, so bad options leave nothing behind
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, text in files.items():
+        paths[name] = out / name
+        paths[name].write_text(text)
+    return paths
