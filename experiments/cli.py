@@ -10,13 +10,14 @@ from pathlib import Path
 
 from data.errors import DataError
 from layers.params import ParamError
+from nets.weights import ModelError
 
 
 class BadInput(Exception):
     """Bad input found after argument parsing; its message names the file, key or value."""
 
 
-BAD_INPUT = (BadInput, DataError, ParamError, OSError)
+BAD_INPUT = (BadInput, DataError, ParamError, ModelError, OSError)
 
 
 class Parser(argparse.ArgumentParser):

@@ -14,6 +14,7 @@ from data import metrics
 from data.hdf5 import read_split
 from data.render import BACKGROUND_DEPTH
 from nets.runtime import forward_batches, net_from_text
+from nets.weights import load_weights
 
 from .cli import BadInput
 
@@ -55,32 +56,12 @@ def load_net(model, weights, inference, overrides, scores_blob="scores"):
     caffe.set_mode_cpu()
     text, output = deploy_definition(model, inference, overrides, scores_blob)
     net = net_from_text(text, caffe.TEST)
-    check_weights(net, weights)
-    net.copy_from(str(weights))
+    load_weights(net, weights)
     if output not in net.blobs:
         raise EvalError(f"{model} has no blob '{output}' (see --scores-blob)")
     # The last layer that writes the output blob: forward stops there (no CRF work for cnn).
     end = [name for name, layer_tops in net.top_names.items() if output in layer_tops][-1]
     return net, output, end
-
-
-def check_weights(net, weights):
-    """Caffe aborts the process on a mismatched .caffemodel; say what is wrong instead."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf.message import DecodeError
-
-    trained = caffe_pb2.NetParameter()
-    try:
-        trained.ParseFromString(pathlib.Path(weights).read_bytes())
-    except DecodeError:
-        raise EvalError(f"{weights}: not a .caffemodel") from None
-    for layer in list(trained.layer) + list(trained.layers):
-        if layer.name not in net.params:
-            continue
-        want = [tuple(b.shape) for b in net.params[layer.name]]
-        have = [tuple(b.shape.dim) or (b.num, b.channels, b.height, b.width) for b in layer.blobs]
-        if want != have:
-            raise EvalError(f"{weights}: layer '{layer.name}' has blobs {have} but the model expects {want}")
 
 
 def predict(net, output, end, depth, batch_size):

@@ -1,4 +1,6 @@
-"""Shape and value checks at the layers' boundary, and the chain-store parameter blob.
+"""Shape and value checks at the layers' boundary, and the CRF layers' parameter blobs:
+theta (C, L, L), offsets (C, 2) (the edge classes the model was trained with) and, in the
+training layer only, the chain store.
 
 Caffe aborts (or trains on garbage) when a Python layer gets wrong input, so every check
 raises a BlobError that names the layer and the blob by its role.
@@ -43,9 +45,22 @@ def chain_blob(num_images, height, width, num_labels, seed):
     return sampler.ChainStore(num_images, height, width, num_labels, seed=seed).to_blob()
 
 
-def chain_blob_shape(num_images, height, width, num_labels):
-    """chain_blob's shape, without making num_images random labellings."""
-    return (num_images,) + chain_blob(1, height, width, num_labels, 0).shape[1:]
+def add_model_blobs(layer, offsets, num_labels):
+    """blobs[0] = theta (C, L, L), zero; blobs[1] = the offsets (C, 2) they belong to."""
+    layer.blobs.add_blob(len(offsets), num_labels, num_labels)
+    layer.blobs[0].data[...] = 0
+    layer.blobs.add_blob(len(offsets), 2)
+    layer.blobs[1].data[...] = offsets
+
+
+def check_offsets(layer, blob, offsets):
+    """The offsets blob (copied from trained weights) must be the layer's own edge classes: theta[c]
+    belongs to offset c, so other offsets, or the same ones in another order, would swap the tables."""
+    trained = blob.data
+    if trained.shape != offsets.shape or not np.array_equal(trained, offsets):
+        raise BlobError(f"{layer}: the weights were trained with edge classes {trained.astype(int).tolist()} "
+                        f"but this layer's param_str 'edges' gives {offsets.tolist()}; use the settings the "
+                        f"model was trained with")
 
 
 def onehot_difference(out, minus, plus, scale):

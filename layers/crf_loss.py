@@ -3,26 +3,34 @@
     layer { name: "crf" type: "Python" bottom: "scores" bottom: "label" bottom: "index"
             top: "loss" loss_weight: 1
             param { lr_mult: 1 decay_mult: 0 }   # theta
+            param { lr_mult: 0 decay_mult: 0 }   # offsets: what theta belongs to
             param { lr_mult: 0 decay_mult: 0 }   # chain store: the solver must not touch it
             python_param { module: "layers.crf_loss" layer: "GibbsCRFLoss"
                            param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8", "num_images": 2000}' } }
 
-param_str keys: layers/params.py (LOSS).
+(nets/crf.py writes this layer for every net.) param_str keys: layers/params.py (LOSS).
 
 Bottoms: scores (N,L,H,W), label (N,1,H,W) ids as floats, index (N,) the images' indices in
-the training set. Top: the mean negative pseudo-log-likelihood per pixel of the labels
-(the softmax cross-entropy when theta = 0), a number to watch; the gradient is not its.
+the training set. Top: (E(sample) - E(truth)) / pixels, the energy gap between the batch's
+sample and its ground truth per pixel. It is linear in the sufficient statistics, so its
+derivative with the sample held fixed is exactly what backward writes; its expectation is zero
+when the model's statistics match the data's (the maximum-likelihood optimum), so a smoothed
+value near zero means the chains' statistics track the ground truth's. It costs one gather of
+the unaries of two labellings.
 
-Parameter blobs: blobs[0] = theta (C,L,L), zero at start. blobs[1] = every training
+Parameter blobs: blobs[0] = theta (C,L,L), zero at start; blobs[1] = the offsets (C,2) theta
+belongs to (a model trained with other edge classes is refused); blobs[2] = every training
 image's persistent labelling and sweep counter (sampler.ChainStore.to_blob layout). Keeping
 the chains in a parameter blob makes snapshots, `-snapshot` resumes and `-weights` copies
-carry them with no side files; the blob is the only place they live.
+carry them with no side files; the blob is the only place they live. tools/export_model.py
+drops it from a model meant for deployment.
 
 Each forward runs `sweeps` Gibbs sweeps from each image's stored labelling under the current
 scores and theta (randomness keyed by seed, image index and the image's sweep counter, so a
 resumed run continues the same random streams) and stores the result. Backward writes
 statistics(sample) - statistics(ground truth), over the batch's pixel count and times the
-loss weight: the negated stochastic gradient of the mean log-likelihood per pixel.
+loss weight: the negated stochastic gradient of the mean log-likelihood per pixel. The ground
+truth's pair counts are computed on an image's first visit and kept.
 """
 import caffe
 import numpy as np
@@ -30,10 +38,12 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import BlobError, chain_blob, finite_scores, integer_ids, onehot_difference, scores_shape
+from .blobs import (BlobError, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
+                    onehot_difference, scores_shape)
 from .errors import reports_errors
 
 NAME = "GibbsCRFLoss"
+CHAINS = 2  # the chain store's blob
 
 
 @reports_errors
@@ -45,12 +55,12 @@ class GibbsCRFLoss(caffe.Layer):
             raise BlobError(f"{NAME}: needs bottoms (scores, label, index) and one top (loss), "
                             f"got {len(bottom)} bottoms and {len(top)} tops")
         _, num_labels, self.height, self.width = scores_shape(NAME, bottom[0], self.p.num_labels)
-        num_classes = len(self.p.offsets)
-        self.blobs.add_blob(num_classes, num_labels, num_labels)
-        self.blobs[0].data[...] = 0
+        add_model_blobs(self, self.p.offsets, num_labels)
         chains = chain_blob(self.p.num_images, self.height, self.width, num_labels, self.p.seed)
         self.blobs.add_blob(*chains.shape)
-        self.blobs[1].data[...] = chains
+        self.blobs[CHAINS].data[...] = chains
+        self.truth_counts = {}  # image index -> its ground truth's pair counts (C, L, L)
+        self.source_checked = False
 
     def reshape(self, bottom, top):
         n, _, h, w = scores_shape(NAME, bottom[0], self.p.num_labels)
@@ -67,34 +77,68 @@ class GibbsCRFLoss(caffe.Layer):
 
     def forward(self, bottom, top):
         p = self.p
+        check_offsets(NAME, self.blobs[1], p.offsets)
+        self._check_source()
         scores = finite_scores(NAME, bottom[0])
         truth = integer_ids(NAME, "bottom[1] (label)", bottom[1].data[:, 0], p.num_labels).astype(np.uint8)
-        index = integer_ids(NAME, f"bottom[2] (index, chain store of num_images={p.num_images})",
-                            bottom[2].data.reshape(-1), p.num_images)
+        index = self._indices(bottom[2].data.reshape(-1))
         theta = self.blobs[0].data
         labels, steps = self._load_chains(index)
         for s in range(p.sweeps):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
                                    step=steps + s, backend=p.backend, schedule=p.schedule)
-        self.blobs[1].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps)
+        self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
         self.truth, self.sample = truth, labels
-        pll = sampler.pseudo_log_likelihood(scores, truth, theta, p.offsets, backend=p.backend)
-        top[0].data[...] = -pll.sum() / truth.size
+        self.counts = (sampler.pair_counts(labels, p.offsets, p.num_labels)
+                       - sum(self._truth_counts(i, t) for i, t in zip(index, truth)))
+        top[0].data[...] = (_unary_sum(scores, labels) - _unary_sum(scores, truth)
+                            + float(np.sum(theta * self.counts))) / truth.size
 
     def backward(self, top, propagate_down, bottom):
         scale = float(top[0].diff) / self.truth.size
         if propagate_down[0]:
             onehot_difference(bottom[0].diff, self.truth, self.sample, scale)
-        counts = (sampler.pair_counts(self.sample, self.p.offsets, self.p.num_labels)
-                  - sampler.pair_counts(self.truth, self.p.offsets, self.p.num_labels))
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
-        self.blobs[0].diff[...] += scale * counts
+        self.blobs[0].diff[...] += scale * self.counts
         self.blobs[1].diff[...] = 0
+        self.blobs[CHAINS].diff[...] = 0
+
+    def _truth_counts(self, image, truth):
+        if image not in self.truth_counts:
+            self.truth_counts[image] = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels)
+        return self.truth_counts[image]
+
+    def _indices(self, values):
+        index = integer_ids(NAME, f"bottom[2] (index, chain store of num_images={self.p.num_images})",
+                            values, self.p.num_images)
+        if len(np.unique(index)) != len(index):
+            raise BlobError(f"{NAME}: bottom[2] (index) holds image index "
+                            f"{int(np.argmax(np.bincount(index)))} twice in one batch: two images would "
+                            f"share one chain (is the training source listing a file twice?)")
+        return index
+
+    def _check_source(self):
+        """The whole training source's image indices, once: each a distinct chain of the store."""
+        if self.source_checked or self.p.source is None:
+            return
+        import data
+
+        try:
+            data.check_chain_indices(self.p.source, self.p.num_images)
+        except data.DataError as e:
+            raise BlobError(f"{NAME}: param_str 'source': {e}") from None
+        self.source_checked = True
 
     def _load_chains(self, index):
         try:
-            return sampler.ChainStore.decode_rows(self.blobs[1].data[index], self.height, self.width,
+            return sampler.ChainStore.decode_rows(self.blobs[CHAINS].data[index], self.height, self.width,
                                                   self.p.num_labels)
         except ValueError as e:
-            raise BlobError(f"{NAME}: blobs[1] (the chain store) was changed by the solver: {e}. In the "
-                            f"prototxt give the layer's second param {{ lr_mult: 0 decay_mult: 0 }}") from None
+            raise BlobError(f"{NAME}: blobs[{CHAINS}] (the chain store) was changed by the solver: {e}. In the "
+                            f"prototxt give the layer's third param {{ lr_mult: 0 decay_mult: 0 }}") from None
+
+
+def _unary_sum(scores, labels):
+    """sum over the batch's pixels of scores[n, labels[n, y, x], y, x], in float64."""
+    picked = np.take_along_axis(scores, labels[:, None].astype(np.intp), axis=1)
+    return float(picked.sum(dtype=np.float64))

@@ -1,7 +1,8 @@
 """param_str of the CRF layers: a JSON object, validated so that every error names its key.
 
-Both layers share the model keys (labels, edges, chain-store size, seed, backend), so a
-deploy net can take its CRF settings verbatim from the training net.
+Both layers share the model keys (labels, edges, seed, backend); the training layer adds the
+chain store's size and its sampling, the deploy layer its inference method (nets/crf.py
+derives a deploy layer's settings from a training layer's).
 """
 import json
 from types import SimpleNamespace
@@ -40,18 +41,25 @@ def _edges(value):
         return f"valid edges ({e})"
 
 
+def _path(value):
+    if not isinstance(value, str) or not value:
+        return "a file path"
+
+
 MODEL = {
     "num_labels": (REQUIRED, _int(2, 255)),  # labels are stored as uint8
     "edges": (REQUIRED, _edges),
-    "num_images": (REQUIRED, _int(1)),
     "seed": (0, _int(0, 2**63 - 1)),
     "backend": ("auto", _choice(*BACKENDS)),
 }
 
 LOSS = {
     **MODEL,
+    "num_images": (REQUIRED, _int(1)),
     "sweeps": (1, _int(1)),
     "schedule": ("chromatic", _choice("chromatic", "raster")),
+    # the training source (the data layer's train.txt): its image indices are checked once
+    "source": (None, _path),
 }
 
 INFER = {

@@ -25,18 +25,25 @@ def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **e
 
 def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1):
     """The training layer (GibbsCRFLoss unless `layer` names another (module, class)); to_scores
-    False: no gradient into the CNN at all. The chain store is a parameter the solver must not touch."""
+    False: no gradient into the CNN at all. The offsets and the chain store are parameters the
+    solver must not touch."""
     return L.Python(scores, label, index, name=NAME, loss_weight=loss_weight,
                     propagate_down=[to_scores, False, False],
                     param=[{"lr_mult": theta_lr_mult, "decay_mult": 0},
+                           {"lr_mult": 0, "decay_mult": 0},   # the offsets theta belongs to
                            {"lr_mult": 0, "decay_mult": 0}],  # the chain store
                     python_param={"module": layer[0], "layer": layer[1], "param_str": json.dumps(settings)})
+
+
+def deploy_settings(settings):
+    """The deploy layer's param_str from a training layer's: the model keys, no chain store."""
+    return {key: value for key, value in settings.items() if key in params.INFER}
 
 
 def deploy_layer(scores, settings):
     """CRFMarginals: scores -> marginals, with the training layer's name so theta is copied."""
     return L.Python(scores, name=NAME, python_param={"module": DEPLOY[0], "layer": DEPLOY[1],
-                                                     "param_str": json.dumps(settings)})
+                                                     "param_str": json.dumps(deploy_settings(settings))})
 
 
 def loss_net(shape, settings, **options):

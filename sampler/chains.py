@@ -1,8 +1,14 @@
 """Persistent chains: one uint8 labelling and one sweep counter per training image.
 
-The store can live exactly in a Caffe float blob (to_blob / from_blob): column 0 holds the
-step count, the rest the labels packed three per float as l0 + 256*l1 + 65536*l2 < 2**24,
-an integer float32 represents exactly.
+The store can live exactly in a Caffe float blob (to_blob / from_blob), one row per image:
+column 0 the step count and column 1 a checksum of the row (integers below 2**24, which a
+float32 holds exactly), then the labels packed K per float as base-L digits: the code
+sum_j l_j L**j (K = the most digits whose codes fit) is stored as the float whose bit pattern
+is code + 2**23, a positive normal number. A solver step of zero (lr_mult 0, or decay_mult 0
+with a zero diff) leaves such floats bit for bit unchanged; any other change breaks the
+checksum or the code range and is refused. 20 labels: 7 per float (3 before, with labels as
+integer-valued floats), so the chains take 3/7 of the space in a snapshot, whose .solverstate
+also holds two Adam history blobs of the blob's size.
 """
 import numpy as np
 
@@ -10,8 +16,30 @@ from . import checks, rng
 
 BLOCK = 64  # images initialised at a time: bounds the uint64 temporaries
 EXACT = 2 ** 24  # float32 holds every integer below this exactly
+NORMAL = 2 ** 23  # bit pattern of the smallest positive normal float32
+CODES = 0x7F800000 - NORMAL  # positive normal float32s: codes 0..CODES-1 map onto them
+CHECKSUM = 16777213  # a prime below 2**24
+HEADER = 2  # steps, checksum
 SOLVER_HINT = ("the solver must not change the chain-store blob: set lr_mult: 0 and decay_mult: 0 "
                "on that parameter")
+
+
+def digits_per_float(num_labels):
+    """K: the most base-L digits whose codes fit into the positive normal float32s."""
+    k = 1
+    while num_labels ** (k + 1) <= CODES:
+        k += 1
+    return k
+
+
+def blob_columns(height, width, num_labels):
+    return HEADER + -(-height * width // digits_per_float(num_labels))
+
+
+def _checksum(codes):
+    """(n,) int64: sum_j code_j * (j + 1) mod CHECKSUM of each row of int64 codes."""
+    weights = np.arange(1, codes.shape[1] + 1, dtype=np.int64) % CHECKSUM
+    return ((codes % CHECKSUM) * weights % CHECKSUM).sum(axis=1) % CHECKSUM
 
 
 class ChainStore:
@@ -56,8 +84,8 @@ class ChainStore:
             return cls._of(f["labels"], f["steps"], int(f["num_labels"]))
 
     def to_blob(self):
-        """(num_images, 1 + ceil(H*W/3)) float32: steps, then labels packed three per float."""
-        return self.encode_rows(self.labels, self.steps)
+        """(num_images, blob_columns(H, W, L)) float32: steps, checksum, then the packed labels."""
+        return self.encode_rows(self.labels, self.steps, self.num_labels)
 
     @classmethod
     def from_blob(cls, blob, height, width, num_labels):
@@ -65,35 +93,44 @@ class ChainStore:
         return cls._of(labels, steps, num_labels)
 
     @staticmethod
-    def encode_rows(labels, steps):
+    def encode_rows(labels, steps, num_labels):
         """Blob rows for (n, H, W) labels and (n,) steps, e.g. those of one batch."""
         labels = np.asarray(labels, dtype=np.uint8)
         steps = np.asarray(steps, dtype=np.int64).reshape(-1)
         if steps.shape != (len(labels),) or steps.min(initial=0) < 0 or steps.max(initial=0) >= EXACT:
             raise ValueError(f"steps: expected {len(labels)} integers in 0..{EXACT - 1}, got {steps}")
-        flat = labels.reshape(len(labels), -1).astype(np.float32)
-        flat = np.pad(flat, ((0, 0), (0, -flat.shape[1] % 3)))
-        packed = flat[:, 0::3] + 256 * flat[:, 1::3] + 65536 * flat[:, 2::3]
-        return np.concatenate([steps[:, None].astype(np.float32), packed], axis=1)
+        k = digits_per_float(num_labels)
+        flat = labels.reshape(len(labels), -1)
+        flat = np.pad(flat, ((0, 0), (0, -flat.shape[1] % k))).reshape(len(labels), -1, k)
+        codes = flat @ (np.int64(num_labels) ** np.arange(k, dtype=np.int64))
+        rows = np.empty((len(labels), HEADER + codes.shape[1]), dtype=np.float32)
+        rows[:, 0] = steps
+        rows[:, 1] = _checksum(codes)
+        rows[:, HEADER:] = (codes + NORMAL).astype(np.uint32).view(np.float32)
+        return rows
 
     @staticmethod
     def decode_rows(rows, height, width, num_labels):
         """(labels (n, H, W) uint8, steps (n,) int64) from blob rows; ValueError if they were touched."""
         rows = np.asarray(rows)
-        columns = 1 + -(-height * width // 3)
-        if rows.ndim != 2 or rows.shape[1] != columns:
-            raise ValueError(f"chain-store blob: expected shape (n, {columns}) for {height}x{width} images, "
-                             f"got {rows.shape}")
-        values = rows.astype(np.float64)
-        if not np.all(np.isfinite(values)) or np.any(values != np.round(values)) or values.min() < 0 \
-                or values.max() >= EXACT:
-            raise ValueError(f"chain-store blob: values are not integers in 0..{EXACT - 1}; {SOLVER_HINT}")
-        packed = values[:, 1:].astype(np.int64)
-        flat = np.stack([packed % 256, packed // 256 % 256, packed // 65536], axis=2).reshape(len(rows), -1)
-        if flat.max(initial=0) >= num_labels or np.any(flat[:, height * width:]):
-            raise ValueError(f"chain-store blob: labels outside 0..{num_labels - 1}; {SOLVER_HINT}")
-        labels = flat[:, :height * width].astype(np.uint8).reshape(len(rows), height, width)
-        return labels, values[:, 0].astype(np.int64)
+        columns = blob_columns(height, width, num_labels)
+        if rows.ndim != 2 or rows.shape[1] != columns or rows.dtype != np.float32:
+            raise ValueError(f"chain-store blob: expected float32 shape (n, {columns}) for {height}x{width} images "
+                             f"of {num_labels} labels, got {rows.dtype} {rows.shape}")
+        header = rows[:, :HEADER].astype(np.float64)
+        if not np.all(np.isfinite(header)) or np.any(header != np.round(header)) or header.min(initial=0) < 0 \
+                or header.max(initial=0) >= EXACT:
+            raise ValueError(f"chain-store blob: steps or checksum are not integers in 0..{EXACT - 1}; {SOLVER_HINT}")
+        k = digits_per_float(num_labels)
+        codes = rows[:, HEADER:].view(np.uint32).astype(np.int64) - NORMAL
+        last = height * width - (codes.shape[1] - 1) * k  # digits in the last float of a row
+        if codes.size and (codes.min() < 0 or codes.max() >= num_labels ** k
+                           or codes[:, -1].max() >= num_labels ** last) \
+                or np.any(_checksum(codes) != header[:, 1]):
+            raise ValueError(f"chain-store blob: the packed labels were changed; {SOLVER_HINT}")
+        digits = codes[:, :, None] // (np.int64(num_labels) ** np.arange(k, dtype=np.int64)) % num_labels
+        labels = digits.reshape(len(rows), -1)[:, :height * width].astype(np.uint8)
+        return labels.reshape(len(rows), height, width), header[:, 0].astype(np.int64)
 
     @classmethod
     def _of(cls, labels, steps, num_labels):

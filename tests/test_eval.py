@@ -122,8 +122,9 @@ def test_mismatched_weights_and_missing_crf_layer_are_named(constant_model, pyca
     other = tmp_path / "other.prototxt"
     other.write_text(NET.replace("num_output: 20", "num_output: 7"))
     from experiments.evaluation import EvalError, evaluate
+    from nets.weights import ModelError
 
-    with pytest.raises(EvalError, match="layer 'score' has blobs"):
+    with pytest.raises(ModelError, match="layer 'score' has blobs"):
         evaluate(other, weights, data)
     with pytest.raises(EvalError, match="no CRFMarginals layer"):
         evaluate(model, weights, data, inference="gibbs")

@@ -1,5 +1,7 @@
 """CRFMarginals under pycaffe: Gibbs marginals match exact enumeration, the other methods
 give what the sampler gives, and a deploy net takes theta from a training net's weights."""
+import re
+
 import numpy as np
 import pytest
 
@@ -57,12 +59,33 @@ def test_other_methods_are_the_samplers(pycaffe, tmp_path, method):
     assert np.allclose(out, expected, atol=1e-6)
 
 
-def test_deploy_layer_takes_theta_from_training_weights(pycaffe, tmp_path):
+def test_deploy_layer_takes_theta_from_an_exported_training_snapshot(pycaffe, tmp_path):
+    from nets.export import export_model
+
     _, theta = tiny_model(l=4, h=5, w=6)
     train = make_net(pycaffe, tmp_path, "train", l=4, h=5, w=6)
     train.params["crf"][0].data[...] = theta
-    weights = str(tmp_path / "trained.caffemodel")
-    train.save(weights)
-    deploy = make_net(pycaffe, tmp_path, "deploy", n=3, l=4, h=5, w=6)
-    deploy.copy_from(weights)
-    assert np.array_equal(deploy.params["crf"][0].data, theta)
+    snapshot = tmp_path / "trained.caffemodel"
+    train.save(str(snapshot))
+    export_model(snapshot, tmp_path / "model.caffemodel")
+    for h, w in ((5, 6), (9, 13)):  # any image size
+        deploy = make_net(pycaffe, tmp_path, "deploy", n=3, l=4, h=h, w=w)
+        deploy.copy_from(str(tmp_path / "model.caffemodel"))
+        assert np.array_equal(deploy.params["crf"][0].data, theta)
+        deploy.blobs["scores"].data[...] = 0
+        assert deploy.forward()["marginals"].shape == (3, 4, h, w)
+
+
+@pytest.mark.parametrize("edges", [[[1, 0], [0, 1], [1, 1]], [[0, 1], [1, 0], [1, -1]]])
+def test_a_model_of_other_edge_classes_is_refused_naming_both(pycaffe, tmp_path, edges):
+    """Same number of classes, another order or another offset: the tables would be swapped."""
+    from nets.export import export_model
+
+    train = make_net(pycaffe, tmp_path, "train", l=4, h=5, w=6)
+    train.save(str(tmp_path / "trained.caffemodel"))
+    export_model(tmp_path / "trained.caffemodel", tmp_path / "model.caffemodel")
+    deploy = make_net(pycaffe, tmp_path, "deploy", l=4, h=5, w=6, edges=edges)
+    deploy.copy_from(str(tmp_path / "model.caffemodel"))
+    with pytest.raises(ValueError, match=r"trained with edge classes \[\[0, 1\], \[1, 0\], \[1, 1\]\].*gives "
+                                         + re.escape(str(edges))):
+        deploy.forward()

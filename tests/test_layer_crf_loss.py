@@ -30,12 +30,35 @@ def feed(net, scores, label, index):
     net.blobs["index"].data[...] = index
 
 
-def test_loss_is_softmax_loss_when_theta_is_zero(pycaffe, tmp_path):
+def test_loss_is_the_energy_gap_of_sample_and_truth(pycaffe, tmp_path):
     rng = np.random.default_rng(0)
     net = make_net(pycaffe, tmp_path, 3, 5, 6, 7)
-    feed(net, rng.normal(0, 2, (3, 5, 6, 7)), rng.integers(0, 5, (3, 6, 7)), [2, 0, 1])
-    out = net.forward()
-    assert float(out["loss"]) == pytest.approx(float(out["softmax_loss"]), rel=1e-5)
+    offsets = sampler.parse_edges("window:1")
+    theta = rng.normal(0, 1, (len(offsets), 5, 5)).astype(np.float32)
+    net.params["crf"][0].data[...] = theta
+    scores, truth, index = rng.normal(0, 2, (3, 5, 6, 7)).astype(np.float32), rng.integers(0, 5, (3, 6, 7)), [2, 0, 1]
+    feed(net, scores, truth, index)
+    loss = float(net.forward()["loss"])
+    sample, _ = sampler.ChainStore.decode_rows(net.params["crf"][2].data[index], 6, 7, 5)
+    gap = sampler.energy(scores, sample, theta, offsets) - sampler.energy(scores, truth, theta, offsets)
+    assert loss == pytest.approx(gap.sum() / truth.size, rel=1e-5)
+    assert not np.array_equal(sample, truth)
+
+
+def test_the_offsets_blob_records_the_edge_classes(pycaffe, tmp_path):
+    net = make_net(pycaffe, tmp_path, 2, 3, 4, 4, edges=[[0, 2], [1, -1]])
+    assert net.params["crf"][1].data.tolist() == [[0, 2], [1, -1]]
+    net.params["crf"][1].data[...] = [[1, -1], [0, 2]]  # as if copied from weights trained otherwise
+    feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [0, 1])
+    with pytest.raises(ValueError, match=r"trained with edge classes \[\[1, -1\], \[0, 2\]\]"):
+        net.forward()
+
+
+def test_two_images_of_one_chain_in_a_batch_are_refused(pycaffe, tmp_path):
+    net = make_net(pycaffe, tmp_path, 3, 3, 4, 4, num_images=5)
+    feed(net, np.zeros((3, 3, 4, 4)), np.zeros((3, 4, 4)), [4, 1, 4])
+    with pytest.raises(ValueError, match="image index 4 twice in one batch"):
+        net.forward()
 
 
 def test_diffs_average_to_the_exact_gradient(pycaffe, tmp_path):
@@ -92,15 +115,15 @@ def test_diffs_average_to_the_exact_gradient(pycaffe, tmp_path):
 def test_chains_persist_and_steps_count_sweeps(pycaffe, tmp_path):
     net = make_net(pycaffe, tmp_path, 2, 4, 5, 6, num_images=5, sweeps=3)
     rng = np.random.default_rng(2)
-    start = net.params["crf"][1].data.copy()
+    start = net.params["crf"][2].data.copy()
     feed(net, rng.normal(0, 1, (2, 4, 5, 6)), rng.integers(0, 4, (2, 5, 6)), [4, 1])
     net.forward()
-    chains = net.params["crf"][1].data
+    chains = net.params["crf"][2].data
     labels, steps = sampler.ChainStore.decode_rows(chains, 5, 6, 4)
     assert steps.tolist() == [0, 3, 0, 0, 3]
     assert (chains[[0, 2, 3]] == start[[0, 2, 3]]).all()
     net.backward()
-    assert not net.params["crf"][1].diff.any()
+    assert not net.params["crf"][1].diff.any() and not net.params["crf"][2].diff.any()
 
 
 def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
@@ -148,8 +171,8 @@ def test_bad_values_name_the_blob(pycaffe, tmp_path, blob, value, match):
 def test_corrupt_chain_store_says_to_freeze_it(pycaffe, tmp_path):
     net = make_net(pycaffe, tmp_path, 2, 3, 4, 4)
     feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [0, 1])
-    net.params["crf"][1].data[1, 2] += 0.01  # what a solver update would do
-    with pytest.raises(ValueError, match="blobs\\[1\\].*lr_mult: 0 decay_mult: 0"):
+    net.params["crf"][2].data[1, 2] *= 0.9999  # what a solver update would do
+    with pytest.raises(ValueError, match="blobs\\[2\\].*third param .*lr_mult: 0 decay_mult: 0"):
         net.forward()
 
 

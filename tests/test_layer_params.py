@@ -5,11 +5,11 @@ import pytest
 
 from layers import params
 
-BASE = {"num_labels": 3, "edges": "window:1", "num_images": 4}
+BASE = {"num_labels": 3, "edges": "window:1"}
 
 
 def parse(schema=params.LOSS, **changes):
-    config = {**BASE, **changes}
+    config = {**BASE, **({"num_images": 4} if schema is params.LOSS else {}), **changes}
     return params.parse(json.dumps({k: v for k, v in config.items() if v is not None}), schema, "Layer")
 
 
@@ -35,6 +35,8 @@ def test_defaults_and_offsets():
     (params.LOSS, "seed", -1),
     (params.LOSS, "backend", "tpu"),
     (params.LOSS, "schedule", "random"),
+    (params.LOSS, "source", ""),
+    (params.LOSS, "source", 3),
     (params.INFER, "method", "bp"),
     (params.INFER, "samples", 0),
     (params.INFER, "burn_in", -3),
@@ -55,6 +57,8 @@ def test_unknown_key_and_loss_only_key_in_deploy():
         parse(params.INFER, burnin=3)
     with pytest.raises(params.ParamError, match="sweeps"):
         parse(params.INFER, sweeps=2)
+    with pytest.raises(params.ParamError, match="num_images"):  # a deploy layer holds no chains
+        parse(params.INFER, num_images=2000)
 
 
 @pytest.mark.parametrize("text", ["{num_labels: 3}", "[1, 2]", "3"])

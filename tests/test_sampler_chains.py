@@ -30,33 +30,53 @@ def test_chain_store_initial_state_and_bookkeeping(tmp_path):
         store.set([2, 2], np.zeros((2, 5, 7), np.uint8))
 
 
-@pytest.mark.parametrize("h, w", [(5, 7), (4, 3), (1, 1), (120, 160)])
-def test_blob_round_trip_is_exact(h, w):
-    store = sampler.ChainStore(3, h, w, 255, seed=1)
-    store.set([1], np.full((1, h, w), 254, np.uint8))
+@pytest.mark.parametrize("h, w, num_labels", [(5, 7, 255), (4, 3, 20), (1, 1, 2), (120, 160, 20), (3, 7, 20)])
+def test_blob_round_trip_is_exact(h, w, num_labels):
+    store = sampler.ChainStore(3, h, w, num_labels, seed=1)
+    store.set([1], np.full((1, h, w), num_labels - 1, np.uint8))
     blob = store.to_blob()
-    assert blob.dtype == np.float32 and blob.shape == (3, 1 + -(-h * w // 3))
+    k = sampler.chains.digits_per_float(num_labels)
+    assert num_labels ** k <= sampler.chains.CODES < num_labels ** (k + 1)
+    assert blob.dtype == np.float32 and blob.shape == (3, 2 + -(-h * w // k))
     assert blob[:, 0].tolist() == [0, 1, 0]
-    back = sampler.ChainStore.from_blob(blob, h, w, 255)
+    assert np.isfinite(blob).all() and (np.abs(blob[:, 2:]) >= np.finfo(np.float32).tiny).all()  # normal floats
+    back = sampler.ChainStore.from_blob(blob, h, w, num_labels)
     assert np.array_equal(back.labels, store.labels) and np.array_equal(back.steps, store.steps)
-    labels, steps = sampler.ChainStore.decode_rows(blob[[2, 1]], h, w, 255)
+    labels, steps = sampler.ChainStore.decode_rows(blob[[2, 1]], h, w, num_labels)
     assert np.array_equal(labels, store.labels[[2, 1]]) and steps.tolist() == [0, 1]
-    assert np.array_equal(sampler.ChainStore.encode_rows(labels, steps), blob[[2, 1]])
+    assert np.array_equal(sampler.ChainStore.encode_rows(labels, steps, num_labels), blob[[2, 1]])
 
 
-@pytest.mark.parametrize("damage", ["fraction", "nan", "negative", "label", "padding", "shape"])
+def test_twenty_labels_pack_seven_per_float():
+    """The default CRF's 2000 chains of 120x160: 3/7 of the old three-per-float blob."""
+    assert sampler.chains.digits_per_float(20) == 7
+    assert sampler.chains.blob_columns(120, 160, 20) == 2 + 2743
+
+
+def test_a_zero_solver_step_leaves_the_blob_bit_for_bit():
+    """What Caffe does to a parameter with lr_mult 0: data -= 0 * anything (float32)."""
+    blob = sampler.ChainStore(4, 9, 11, 20, seed=5).to_blob()
+    stepped = blob - np.float32(0) * blob
+    assert np.array_equal(stepped.view(np.uint32), blob.view(np.uint32))
+
+
+@pytest.mark.parametrize("damage", ["step", "nan", "negative", "code", "checksum", "padding", "decay", "shape"])
 def test_touched_blob_is_refused(damage):
-    blob = sampler.ChainStore(2, 4, 5, 10, seed=0).to_blob()
-    if damage == "fraction":
-        blob[0, 3] += 0.5
+    blob = sampler.ChainStore(2, 4, 5, 10, seed=0).to_blob()  # 20 pixels, 9 per float: 3 floats, 7 padding digits
+    if damage == "step":
+        blob[0, 0] += 0.5
     elif damage == "nan":
-        blob[1, 1] = np.nan
+        blob[1, 3] = np.nan
     elif damage == "negative":
-        blob[0, 0] = -1
-    elif damage == "label":
-        blob[1, 2] = 11
-    elif damage == "padding":  # 20 pixels: the last float holds labels 18, 19 and a zero pad
-        blob[0, -1] += 65536
+        blob[0, 2] = -blob[0, 2]
+    elif damage == "code":
+        blob[1, 2] = np.uint32(sampler.chains.NORMAL + 10 ** 9).view(np.float32)
+    elif damage == "checksum":
+        blob[0, 3] = np.nextafter(blob[0, 3], np.float32(np.inf))  # another valid code
+    elif damage == "padding":
+        blob[0, -1] = (blob[0, -1:].view(np.uint32) + 10 ** 3).view(np.float32)[0]
+    elif damage == "decay":
+        blob *= np.float32(1 - 1e-4)  # what weight decay would do
     else:
         blob = blob[:, :-1]
     with pytest.raises(ValueError, match="chain-store blob") as e:

@@ -74,7 +74,8 @@ def test_stage2_learns_theta_only(stages):
     for name, blobs in cnn.items():
         for before, after in zip(blobs, separate[name]):
             assert np.array_equal(before, after), name
-    theta, chains = separate["crf"]
+    theta, offsets, chains = separate["crf"]
+    assert offsets.tolist() == sampler.parse_edges(DEFAULT_EDGES).tolist()
     assert theta.min() < 0 < theta.max()  # pairs the samples overproduce are pushed down, others up
     _, steps = sampler.ChainStore.decode_rows(chains, HEIGHT, WIDTH, NUM_LABELS)
     assert steps.tolist() == [ITERS["separate"]] * IMAGES  # every image swept once per iteration
@@ -86,7 +87,7 @@ def test_resume_continues_theta_and_chains_exactly(stages):
     halfway = caffemodel_blobs(stages["snap"] / "separate_iter_2.caffemodel")["crf"]
     assert not np.array_equal(halfway[0], straight[0])
     assert np.array_equal(resumed[0], straight[0])
-    assert np.array_equal(resumed[1], straight[1])
+    assert np.array_equal(resumed[2], straight[2])
 
 
 def test_stage3_learns_everything_from_stage2(stages):
@@ -94,13 +95,16 @@ def test_stage3_learns_everything_from_stage2(stages):
     joint = caffemodel_blobs(stages["snap"] / "joint_iter_2.caffemodel")
     assert not np.array_equal(separate["crf"][0], joint["crf"][0])
     assert not np.array_equal(separate["conv1"][0], joint["conv1"][0])
-    _, steps = sampler.ChainStore.decode_rows(joint["crf"][1], HEIGHT, WIDTH, NUM_LABELS)
+    _, steps = sampler.ChainStore.decode_rows(joint["crf"][2], HEIGHT, WIDTH, NUM_LABELS)
     assert steps.tolist() == [ITERS["separate"] + ITERS["joint"]] * IMAGES  # chains carried over
 
 
 @pytest.mark.parametrize("deploy", ["deploy_cnn.prototxt", "deploy_crf.prototxt"])
-def test_deploy_nets_load_trained_weights(stages, pycaffe, deploy):
-    weights = stages["snap"] / "joint_iter_2.caffemodel"
+def test_deploy_nets_load_the_exported_model(stages, pycaffe, deploy, tmp_path):
+    from nets.export import export_model
+
+    weights = tmp_path / "joint.caffemodel"
+    export_model(stages["snap"] / "joint_iter_2.caffemodel", weights)
     net = pycaffe.Net(str(stages["paths"][deploy]), str(weights), pycaffe.TEST)
     depth = np.random.default_rng(0).uniform(1.5, 6.0, (1, 1, HEIGHT, WIDTH))
     net.blobs["depth"].data[...] = depth

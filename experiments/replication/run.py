@@ -12,6 +12,7 @@ from dataclasses import asdict
 import numpy as np
 
 from nets import prototxt
+from nets.export import export_model
 from nets.prototxt import STAGES
 
 from ..cli import BadInput
@@ -37,18 +38,21 @@ def ensure_dataset(folder, scale, seed):
                       width=scale.width, seed=seed, workers=2, progress=True)
 
 
-def train(scale, net_dir, snapshots, logs):
-    """All three stages; returns ({stage: final weights}, {stage: seconds, None if trained earlier})."""
-    weights, seconds = {}, {}
+def train(scale, net_dir, snapshots, models, logs):
+    """All three stages, each exported as a deploy model (models/STAGE.caffemodel) when done;
+    returns ({stage: model}, {stage: seconds, None if trained earlier})."""
+    exported, seconds = {}, {}
     previous = None
+    models.mkdir(parents=True, exist_ok=True)
     for stage, iters in zip(STAGES, scale.iters):
         started = time.perf_counter()
         reused = snapshot_path(snapshots, stage, iters).exists()
-        weights[stage] = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots,
-                                   logs / f"{stage}.log", weights=previous)
+        previous = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots, logs / f"{stage}.log",
+                             weights=previous)
+        exported[stage] = models / f"{stage}.caffemodel"
+        export_model(previous, exported[stage])
         seconds[stage] = None if reused else time.perf_counter() - started
-        previous = weights[stage]
-    return weights, seconds
+    return exported, seconds
 
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
@@ -58,7 +62,7 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
     ensure_dataset(data_dir, scale, seed)
     prototxt.write(net_dir, data=data_dir, edges=edges, seed=seed, snapshots=snapshots,
                    snapshot_every=scale.snapshot_every, **net_options(scale))
-    weights, stage_seconds = train(scale, net_dir, snapshots, logs)
+    weights, stage_seconds = train(scale, net_dir, snapshots, out / "models", logs)
 
     started = time.perf_counter()
     test_txt = data_dir / "test.txt"

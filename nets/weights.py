@@ -1,0 +1,61 @@
+"""Trained weights: reading a .caffemodel, and loading it into a net only when it covers the
+net and was trained with the net's CRF settings (Caffe itself copies by layer name, silently
+leaves layers it does not find at their initial values, and aborts on a shape mismatch)."""
+from pathlib import Path
+
+import numpy as np
+
+from .crf import NAME
+
+MODEL_BLOBS = 2  # the CRF layer's theta and offsets; a training snapshot adds the chain store
+
+
+class ModelError(ValueError):
+    """Weights that do not fit, or a file that is not a model; the message names both sides."""
+
+
+def read_netparameter(path):
+    from caffe.proto import caffe_pb2
+    from google.protobuf.message import DecodeError
+
+    net = caffe_pb2.NetParameter()
+    try:
+        net.ParseFromString(Path(path).read_bytes())
+    except DecodeError as e:
+        raise ModelError(f"{path}: not a .caffemodel ({e})") from None
+    if not any(layer.blobs for layer in net.layer):
+        raise ModelError(f"{path}: holds no trained parameters")
+    return net
+
+
+def blob_array(blob):
+    shape = tuple(blob.shape.dim) or (blob.num, blob.channels, blob.height, blob.width)
+    return np.array(blob.data, dtype=np.float32).reshape(shape)
+
+
+def check_weights(net, path):
+    """Refuse weights that leave a learnable layer of `net` uninitialised, do not fit its shapes,
+    are a training snapshot where a model is needed, or were trained with other edge classes."""
+    trained = {layer.name: layer for layer in read_netparameter(path).layer if layer.blobs}
+    missing = [name for name in net.params if name not in trained]
+    if missing:
+        raise ModelError(f"{path}: has no weights for layer(s) {missing} of the net, which would keep their "
+                         f"initial values (layers with weights in the file: {sorted(trained)})")
+    for name, blobs in net.params.items():
+        have = [blob_array(b) for b in trained[name].blobs]
+        if name == NAME and len(have) > MODEL_BLOBS and len(blobs) == MODEL_BLOBS:
+            raise ModelError(f"{path}: is a training snapshot (layer '{name}' carries the chain store); export "
+                             f"it first: tools/export_model.py {path} --out MODEL.caffemodel")
+        want = [tuple(b.data.shape) for b in blobs]
+        if [a.shape for a in have] != want:
+            raise ModelError(f"{path}: layer '{name}' has blobs {[a.shape for a in have]} but the net expects {want}")
+        if name == NAME and not np.array_equal(have[1], blobs[1].data):
+            raise ModelError(f"{path}: was trained with edge classes {have[1].astype(int).tolist()} but the net's "
+                             f"CRF layer is set to {blobs[1].data.astype(int).tolist()}; use the settings the model "
+                             f"was trained with")
+
+
+def load_weights(net, path):
+    """check_weights, then Caffe's copy."""
+    check_weights(net, path)
+    net.copy_from(str(path))

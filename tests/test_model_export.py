@@ -1,0 +1,88 @@
+"""Models a user can ship: tools/export_model.py drops the chain store and nothing else, and a
+net takes weights only when they cover it, are a model (not a training snapshot) and were
+trained with its edge classes."""
+import numpy as np
+import pytest
+
+from conftest import run_tool
+
+pytestmark = pytest.mark.caffe
+
+L, H, W = 4, 6, 7
+EDGES = "sparse:1,2"
+
+
+def net(pycaffe, kind, edges=EDGES, images=50):
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    settings = crf.config(edges, images, L)
+    spec = crf.loss_net((2, L, H, W), settings) if kind == "train" else crf.deploy_scores_net((2, L, H, W), settings)
+    return net_from_text(str(spec.to_proto()), pycaffe.TEST)
+
+
+THETA = np.random.default_rng(0).normal(0, 1, (8, L, L)).astype(np.float32)
+
+
+@pytest.fixture
+def snapshot(pycaffe, tmp_path):
+    train = net(pycaffe, "train")
+    train.params["crf"][0].data[...] = THETA
+    path = tmp_path / "train_iter_9.caffemodel"
+    train.save(str(path))
+    return path
+
+
+def test_export_keeps_theta_and_offsets_and_drops_the_chains(pycaffe, snapshot, tmp_path):
+    from nets.weights import blob_array, read_netparameter
+
+    model = tmp_path / "model.caffemodel"
+    assert run_tool("export_model", [str(snapshot), "--out", str(model)]) == 0
+    before = {l.name: l for l in read_netparameter(snapshot).layer}
+    after = {l.name: l for l in read_netparameter(model).layer}
+    assert list(after) == ["crf"] and len(before["crf"].blobs) == 3 and len(after["crf"].blobs) == 2
+    for b, a in zip(before["crf"].blobs, after["crf"].blobs):
+        assert np.array_equal(blob_array(a), blob_array(b))
+    assert after["crf"].python_param.param_str == before["crf"].python_param.param_str  # the settings it had
+    chains = blob_array(before["crf"].blobs[2])
+    assert snapshot.stat().st_size - model.stat().st_size >= chains.nbytes
+    assert run_tool("export_model", [str(snapshot), "--out", str(model)]) == 0  # its own file: replaced
+
+
+def test_export_replaces_only_what_it_wrote(snapshot, tmp_path, capsys):
+    other = tmp_path / "notes.caffemodel"
+    other.write_bytes(b"someone else's file")
+    assert run_tool("export_model", [str(snapshot), "--out", str(other)]) == 2
+    assert other.read_bytes() == b"someone else's file"
+    assert run_tool("export_model", [str(snapshot), "--out", str(snapshot)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and "not a model exported by this tool" in err[0]
+
+
+def test_weights_must_be_a_model_that_covers_the_net_with_its_edges(pycaffe, snapshot, tmp_path):
+    from nets.export import export_model
+    from nets.weights import ModelError, load_weights
+
+    deploy = net(pycaffe, "deploy")
+    with pytest.raises(ModelError, match="training snapshot .* export it first"):
+        load_weights(deploy, snapshot)
+    export_model(snapshot, tmp_path / "model.caffemodel")
+    load_weights(deploy, tmp_path / "model.caffemodel")
+    assert np.array_equal(deploy.params["crf"][0].data, THETA)
+    with pytest.raises(ModelError, match=r"trained with edge classes \[\[0, 1\], \[1, 0\].*set to \[\[0, 2\]"):
+        load_weights(net(pycaffe, "deploy", edges="sparse:2,1"), tmp_path / "model.caffemodel")
+
+
+def test_weights_without_the_crf_layer_are_refused(pycaffe, tmp_path):
+    """A CNN-stage snapshot would leave theta at zero: 'gibbs' would silently be the CNN."""
+    from caffe import layers as Lyr
+
+    from nets.runtime import net_from_text
+    from nets.weights import ModelError, load_weights
+
+    spec = pycaffe.NetSpec()
+    spec.scores = Lyr.Input(shape={"dim": [2, L, H, W]})
+    spec.other = Lyr.Scale(spec.scores, name="other", bias_term=True)
+    net_from_text(str(spec.to_proto()), pycaffe.TEST).save(str(tmp_path / "cnn.caffemodel"))
+    with pytest.raises(ModelError, match=r"no weights for layer\(s\) \['crf'\].*in the file: \['other'\]"):
+        load_weights(net(pycaffe, "deploy"), tmp_path / "cnn.caffemodel")

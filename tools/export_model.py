@@ -1,0 +1,33 @@
+#!/usr/bin/env python
+"""Export a training snapshot as a model to deploy: the CNN, theta and the edge classes theta
+belongs to, without the training chains; it runs at any image size.
+
+    .venv/bin/python tools/export_model.py runs/default/snapshots/joint_iter_1000.caffemodel \\
+        --out joint.caffemodel
+    .venv/bin/python tools/eval.py --model prototxt/deploy_crf.prototxt --weights joint.caffemodel \\
+        --data datasets/other-size/test.txt --inference gibbs
+
+An existing --out is replaced only when it is a model this tool exported.
+"""
+import pathlib
+import sys
+
+from experiments import cli
+from nets.export import export_model
+
+
+def main(argv=None):
+    p = cli.Parser(__doc__)
+    p.add_argument("snapshot", type=cli.existing_file, help="a training .caffemodel (a stage's snapshot)")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write")
+    args = p.parse_args(argv)
+
+    def work():
+        size = export_model(args.snapshot, args.out)
+        print(f"{args.out} ({size / 2**20:.2f} MiB; snapshot {args.snapshot.stat().st_size / 2**20:.2f} MiB)")
+
+    return cli.run(p.prog, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
