@@ -1,12 +1,11 @@
-"""The on-disk layout Caffe's HDF5Data layer reads, written atomically, and its reader.
+"""The on-disk layout Caffe's HDF5Data layer reads, its writer and its reader.
 
-A dataset folder holds, per split, NAME.h5 (float32 datasets depth (N,1,H,W) in metres,
-label (N,1,H,W) holding ids, index (N,) = 0..N-1), NAME.txt (the .h5's absolute path, the
-layer's `source`), and meta.json. Caffe reads floating point only, hence float labels.
+A dataset folder (data.dataset_dir) holds, per split, NAME.h5 (float32 datasets depth
+(N,1,H,W) in metres, label (N,1,H,W) holding ids, index (N,) = 0..N-1), NAME.txt (the .h5's
+absolute path, the layer's `source`), and meta.json. Caffe reads floating point only, hence
+float labels. `index` picks each image's persistent chain, so across all the .h5 files of one
+source the indices must be distinct and below the number of chains.
 """
-import json
-import os
-import shutil
 from pathlib import Path
 
 import h5py
@@ -25,40 +24,6 @@ def write_split(path, depth, label):
         f.create_dataset("depth", data=depth[:, None].astype(np.float32), chunks=chunks, **opts)
         f.create_dataset("label", data=label[:, None].astype(np.float32), chunks=chunks, **opts)
         f.create_dataset("index", data=np.arange(n, dtype=np.float32), track_times=False)
-
-
-def check_out_dir(out_dir):
-    """Fail early, before any work, when out_dir exists and is not a dataset folder."""
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").exists())):
-        raise DataError(f"{out}: exists and is not a dataset folder (no meta.json); not replacing it")
-
-
-def write_dataset(out_dir, splits, meta):
-    """Write {split: (depth (N,H,W), label (N,H,W))} and meta into out_dir. Everything goes
-    to a hidden sibling first and is renamed into place at the end, so an error or an
-    interrupt leaves no partial dataset; an earlier dataset in out_dir is replaced."""
-    out = Path(out_dir).resolve()
-    check_out_dir(out)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        for name, (depth, label) in splits.items():
-            write_split(tmp / f"{name}.h5", depth, label)
-            (tmp / f"{name}.txt").write_text(f"{out / name}.h5\n")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
-        raise
-    return out
 
 
 def read_split(path):

@@ -17,7 +17,7 @@ from PIL import Image
 
 from . import labels as L
 from .errors import DataError
-from .hdf5 import check_out_dir, write_dataset
+from .dataset_dir import check_out_dir, write_dataset
 from .render import BACKGROUND_DEPTH
 
 BUNDLE_NAMES = ("depths", "labels", "pixel_indices", "pixel_labels", "joints", "joint_offsets")
@@ -136,8 +136,9 @@ def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE):
 
 
 def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE):
-    """Read {split: source} and write them as a dataset folder; returns its path."""
-    check_out_dir(out_dir)
+    """Read {split: source} and write them as a dataset folder; returns its path. out_dir may
+    neither overlap a source nor hold anything but a dataset these tools wrote."""
+    check_out_dir(out_dir, sources.values())
     splits = {name: read_source(src, max_colour_distance) for name, src in sources.items()}
     shapes = {depth.shape[1:] for depth, _ in splits.values()}
     if len(shapes) != 1:
@@ -148,4 +149,4 @@ def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE):
         "width": width, "counts": {k: len(d) for k, (d, _) in splits.items()}, "names": L.NAMES,
         "palette": L.PALETTE.tolist(), "background": L.BACKGROUND, "background_depth": BACKGROUND_DEPTH,
     }
-    return write_dataset(out_dir, splits, meta)
+    return write_dataset(out_dir, splits, meta, sources.values())

@@ -62,7 +62,8 @@ def test_make_dataset_bad_arguments(tmp_path, capsys, argv, problem):
 
 def test_import_dataset_command(tmp_path, capsys):
     main = tool("import_dataset").main
-    assert main(["--train", str(tmp_path / "none.npy"), "--test", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    (tmp_path / "src").mkdir()
+    assert main(["--train", str(tmp_path / "none.npy"), "--test", str(tmp_path / "src"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "none.npy: no such file" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
     depth = np.full((2, 6, 8), 6.0, np.float32)

@@ -16,7 +16,7 @@ def main(argv=None):
     ap = Parser(__doc__)
     ap.add_argument("--train", required=True, help="bundle file or image folder of the training split")
     ap.add_argument("--test", required=True, help="bundle file or image folder of the test split")
-    ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
+    ap.add_argument("--out", required=True, help="dataset folder to write (replaced only if it holds exactly a dataset these tools wrote)")
     ap.add_argument("--max-colour-distance", type=float, default=MAX_COLOUR_DISTANCE,
                     help=f"furthest a label pixel may be from its palette colour (default {MAX_COLOUR_DISTANCE:g})")
     args = ap.parse_args(argv)

@@ -14,7 +14,7 @@ from data.cli import Parser, guarded
 
 def main(argv=None):
     ap = Parser(__doc__)
-    ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
+    ap.add_argument("--out", required=True, help="dataset folder to write (replaced only if it holds exactly a dataset these tools wrote)")
     ap.add_argument("--train", type=int, default=2000, help="training images (default 2000)")
     ap.add_argument("--test", type=int, default=500, help="test images (default 500)")
     ap.add_argument("--height", type=int, default=120, help="image height in pixels (default 120; 240 paper-scale)")
