@@ -10,6 +10,7 @@ label uint8 (N,H,W)) like the generator; every problem raises DataError naming t
 No reading (0) and anything beyond BACKGROUND_DEPTH become BACKGROUND_DEPTH, as in the
 synthetic set.
 """
+import numbers
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,8 @@ def read_bundle(path):
     depths, labels, indices, pixel_labels = arrays[:4]
     if depths.ndim != 3 or not np.issubdtype(depths.dtype, np.floating):
         raise DataError(f"{path}: depths is {depths.dtype} {depths.shape}, expected float (N, H, W)")
+    if 0 in depths.shape:
+        raise DataError(f"{path}: depths has shape {depths.shape}, expected at least one image of at least one pixel")
     if labels.shape != depths.shape:
         raise DataError(f"{path}: labels has shape {labels.shape}, depths has {depths.shape}")
     _check_ids(path, "labels", labels)
@@ -112,7 +115,13 @@ def _read_label_image(path, max_colour_distance):
     return ids
 
 
+def _check_colour_distance(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf"):
+        raise DataError(f"max colour distance must be a finite number >= 0, got {value!r}")
+
+
 def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE):
+    _check_colour_distance(max_colour_distance)
     folder = Path(folder)
     depth_files = {}
     for p in sorted(folder.glob("*_depth.*")):
@@ -138,6 +147,7 @@ def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE):
 def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE):
     """Read {split: source} and write them as a dataset folder; returns its path. out_dir may
     neither overlap a source nor hold anything but a dataset these tools wrote."""
+    _check_colour_distance(max_colour_distance)
     check_out_dir(out_dir, sources.values())
     splits = {name: read_source(src, max_colour_distance) for name, src in sources.items()}
     shapes = {depth.shape[1:] for depth, _ in splits.values()}
