@@ -26,8 +26,6 @@ from .render import BACKGROUND_DEPTH
 
 BUNDLE_NAMES = ("depths", "labels", "pixel_indices", "pixel_labels", "joints", "joint_offsets")
 MAX_COLOUR_DISTANCE = 60.0
-
-
 DEPTH_FORMATS = (".png", ".npy", ".exr")
 
 
