@@ -10,7 +10,7 @@ from multiprocessing import Pool
 import numpy as np
 from tqdm import tqdm
 
-from . import hdf5, poses, render, sensor, skeleton
+from . import dataset_dir, poses, render, sensor, skeleton
 from . import labels as L
 from .errors import DataError
 
@@ -77,13 +77,14 @@ def _image_job(seed, split, height, width, index):
 
 def make_dataset(out_dir, train=2000, test=500, height=120, width=160, seed=0, workers=1, progress=False):
     """Generate the dataset into out_dir (see data.hdf5 for the layout); returns the meta
-    dict, whose 'files' maps each split to its .h5 and .txt paths."""
+    dict, whose 'files' maps each split to its .h5 and .txt paths. An existing out_dir is
+    replaced only when it holds a dataset these tools wrote (data.dataset_dir)."""
     for name, value in (("train", train), ("test", test), ("height", height), ("width", width), ("workers", workers)):
         if int(value) != value or value < 1:
             raise DataError(f"{name} must be a positive integer, got {value!r}")
     if height < 8 or width < 8:
         raise DataError(f"resolution {width}x{height} is too small (at least 8x8)")
-    hdf5.check_out_dir(out_dir)
+    dataset_dir.check_out_dir(out_dir)
     splits = {name: make_split(name, n, height, width, seed, workers, progress)
               for name, n in (("train", train), ("test", test))}
     meta = {
@@ -92,5 +93,5 @@ def make_dataset(out_dir, train=2000, test=500, height=120, width=160, seed=0, w
         "background": L.BACKGROUND, "background_depth": render.BACKGROUND_DEPTH,
         "focal_px": render.focal_px(width),
     }
-    out = hdf5.write_dataset(out_dir, splits, meta)
+    out = dataset_dir.write_dataset(out_dir, splits, meta)
     return {**meta, "files": {n: {"h5": str(out / f"{n}.h5"), "txt": str(out / f"{n}.txt")} for n in splits}}

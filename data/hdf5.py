@@ -1,12 +1,11 @@
-"""The on-disk layout Caffe's HDF5Data layer reads, written atomically, and its reader.
+"""The on-disk layout Caffe's HDF5Data layer reads, its writer and its reader.
 
-A dataset folder holds, per split, NAME.h5 (float32 datasets depth (N,1,H,W) in metres,
-label (N,1,H,W) holding ids, index (N,) = 0..N-1), NAME.txt (the .h5's absolute path, the
-layer's `source`), and meta.json. Caffe reads floating point only, hence float labels.
+A dataset folder (data.dataset_dir) holds, per split, NAME.h5 (float32 datasets depth
+(N,1,H,W) in metres, label (N,1,H,W) holding ids, index (N,) = 0..N-1), NAME.txt (the .h5's
+absolute path, the layer's `source`), and meta.json. Caffe reads floating point only, hence
+float labels. `index` picks each image's persistent chain, so across all the .h5 files of one
+source the indices must be distinct and below the number of chains.
 """
-import json
-import os
-import shutil
 from pathlib import Path
 
 import h5py
@@ -27,62 +26,95 @@ def write_split(path, depth, label):
         f.create_dataset("index", data=np.arange(n, dtype=np.float32), track_times=False)
 
 
-def check_out_dir(out_dir):
-    """Fail early, before any work, when out_dir exists and is not a dataset folder."""
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / "meta.json").exists())):
-        raise DataError(f"{out}: exists and is not a dataset folder (no meta.json); not replacing it")
-
-
-def write_dataset(out_dir, splits, meta):
-    """Write {split: (depth (N,H,W), label (N,H,W))} and meta into out_dir. Everything goes
-    to a hidden sibling first and is renamed into place at the end, so an error or an
-    interrupt leaves no partial dataset; an earlier dataset in out_dir is replaced."""
-    out = Path(out_dir).resolve()
-    check_out_dir(out)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
-        for name, (depth, label) in splits.items():
-            write_split(tmp / f"{name}.h5", depth, label)
-            (tmp / f"{name}.txt").write_text(f"{out / name}.h5\n")
-        (tmp / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-        if out.exists():
-            out.rename(old)
-        tmp.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not out.exists():
-            old.rename(out)
-        raise
-    return out
-
-
 def read_split(path):
     """{'depth': float32 (N,H,W), 'label': uint8 (N,H,W), 'index': int64 (N,)} from a split's
-    .h5, or from a .txt listing .h5 files (concatenated in order, as Caffe reads them)."""
+    .h5, or from a .txt listing .h5 files (concatenated in order, as Caffe reads them); the
+    indices must be distinct, and for a .txt lie in 0..N-1."""
+    files = _listed_files(path)
+    parts = [_read_h5(f) for f in files]
+    total = sum(len(p["index"]) for p in parts)
+    _check_indices(path, files, [p["index"] for p in parts], total if Path(path).suffix == ".txt" else None)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def check_chain_indices(source, num_images):
+    """Read only the `index` datasets of the .h5 files a .txt source lists (or of one .h5) and
+    raise DataError, naming file and index, unless all are distinct and in 0..num_images-1."""
+    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images < 1:
+        raise DataError(f"num_images: expected a positive integer, got {num_images!r}")
+    files = _listed_files(source)
+    indices = []
+    for f in files:
+        with _opened(f) as h5:
+            indices.append(_index(f, _dataset(f, h5, "index")))
+    _check_indices(source, files, indices, int(num_images))
+
+
+def _listed_files(path):
+    """[path] for an .h5; for a .txt, the files it lists, whitespace-separated as Caffe reads them."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    if path.suffix == ".txt":
-        sources = [Path(s) for s in path.read_text().split("\n") if s.strip()]
-        if not sources:
-            raise DataError(f"{path}: lists no .h5 files")
-        parts = [read_split(s) for s in sources]
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    if path.suffix != ".txt":
+        return [path]
     try:
-        with h5py.File(path, "r") as f:
-            arrays = {}
-            for key in ("depth", "label", "index"):
-                if key not in f:
-                    raise DataError(f"{path}: has no dataset '{key}'")
-                arrays[key] = f[key][()]
+        files = [Path(s) for s in path.read_text().split()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: unreadable list of .h5 files ({e})") from None
+    if not files:
+        raise DataError(f"{path}: lists no .h5 files")
+    for f in files:
+        if not f.is_file():
+            raise DataError(f"{f}: no such file (listed in {path})")
+    return files
+
+
+def _opened(path):
+    try:
+        return h5py.File(path, "r")
     except OSError as e:
         raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
+
+
+def _dataset(path, h5, key):
+    if key not in h5:
+        raise DataError(f"{path}: has no dataset '{key}'")
+    return h5[key][()]
+
+
+def _read_h5(path):
+    with _opened(path) as f:
+        arrays = {key: _dataset(path, f, key) for key in ("depth", "label", "index")}
     return _checked(path, **arrays)
+
+
+def _index(path, index):
+    """The chain indices as int64, or DataError unless they are whole floats (as Caffe reads them)."""
+    if index.ndim != 1 or not np.issubdtype(index.dtype, np.floating):
+        raise DataError(f"{path}: index is {index.dtype} {index.shape}, expected floating point (N,)")
+    whole = np.isfinite(index) & (index == np.round(index))
+    if not whole.all():
+        raise DataError(f"{path}: index holds {index[~whole][0]:g}, not a whole number")
+    return index.astype(np.int64)
+
+
+def _check_indices(source, files, indices, num_images):
+    """Distinct indices across files, and (unless num_images is None) all in 0..num_images-1."""
+    if num_images is not None:
+        for f, index in zip(files, indices):
+            outside = index[(index < 0) | (index >= num_images)]
+            if outside.size:
+                raise DataError(f"{source}: {f} holds index {outside[0]}, outside 0..{num_images - 1} "
+                                f"({num_images} chains)")
+    values = np.concatenate(indices)
+    owner = np.repeat(np.arange(len(files)), [len(i) for i in indices])
+    order = np.argsort(values, kind="stable")
+    repeats = np.flatnonzero(values[order][1:] == values[order][:-1])
+    if repeats.size:
+        first, second = (files[owner[order[repeats[0] + k]]] for k in (0, 1))
+        where = f"twice in {first}" if first == second else f"in both {first} and {second}"
+        raise DataError(f"{source}: index {values[order[repeats[0]]]} appears {where}; "
+                        "each image needs its own chain")
 
 
 def _checked(path, depth, label, index):
@@ -92,7 +124,7 @@ def _checked(path, depth, label, index):
         raise DataError(f"{path}: label has shape {label.shape}, depth has {depth.shape}")
     if index.shape != depth.shape[:1]:
         raise DataError(f"{path}: index has shape {index.shape}, expected ({len(depth)},)")
-    for key, a in (("depth", depth), ("label", label), ("index", index)):
+    for key, a in (("depth", depth), ("label", label)):
         if not np.issubdtype(a.dtype, np.floating):
             raise DataError(f"{path}: {key} has dtype {a.dtype}, expected floating point")
     if not np.isfinite(depth).all() or depth.min(initial=0) < 0:
@@ -100,4 +132,4 @@ def _checked(path, depth, label, index):
     if (label != np.round(label)).any() or label.min(initial=0) < 0 or label.max(initial=0) >= L.NUM_LABELS:
         raise DataError(f"{path}: label holds values that are not ids 0..{L.NUM_LABELS - 1}")
     return {"depth": depth[:, 0].astype(np.float32), "label": label[:, 0].astype(np.uint8),
-            "index": index.astype(np.int64)}
+            "index": _index(path, index)}

@@ -4,38 +4,53 @@ label uint8 (N,H,W)) like the generator; every problem raises DataError naming t
 - Bundle: successive np.save arrays in one file: depths float (N,H,W), labels int (N,H,W),
   pixel_indices int (K,3) as (image, row, column), pixel_labels int (K,), optionally
   joints and joint_offsets (not used here).
-- Folder: NAME_depth.png (16-bit, millimetres) or NAME_depth.npy (float, metres) with
-  NAME_label.png colour-coded in the palette of data.labels.
+- Folder: per pose NAME_depth.png (16-bit, millimetres), NAME_depth.npy (float, metres) or
+  NAME_depth.exr (OpenEXR, depth in the Z channel times a depth scale, see data.exr) with
+  NAME_label.png colour-coded in the palette of data.labels (renders blend colours at region
+  borders: each pixel takes the nearest palette colour, within max_colour_distance).
 
 No reading (0) and anything beyond BACKGROUND_DEPTH become BACKGROUND_DEPTH, as in the
 synthetic set.
 """
+import numbers
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from . import exr
 from . import labels as L
+from .dataset_dir import check_out_dir, write_dataset
 from .errors import DataError
-from .hdf5 import check_out_dir, write_dataset
 from .render import BACKGROUND_DEPTH
 
 BUNDLE_NAMES = ("depths", "labels", "pixel_indices", "pixel_labels", "joints", "joint_offsets")
 MAX_COLOUR_DISTANCE = 60.0
+DEPTH_FORMATS = (".png", ".npy", ".exr")
 
 
-def read_source(path, max_colour_distance=MAX_COLOUR_DISTANCE):
+def read_source(path, max_colour_distance=MAX_COLOUR_DISTANCE, depth_scale=exr.DEPTH_SCALE):
     """A bundle file or a folder of images, whichever path is."""
     path = Path(path)
-    return read_folder(path, max_colour_distance) if path.is_dir() else read_bundle(path)
+    return read_folder(path, max_colour_distance, depth_scale) if path.is_dir() else read_bundle(path)
 
 
-def _saturated(path, depth):
+def _check_setting(name, value, positive):
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < float("inf")
+            or (positive and value == 0)):
+        raise DataError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
+
+
+def _metres(path, depth):
+    """depth as float32, or DataError unless it holds non-negative finite numbers."""
     if not np.issubdtype(depth.dtype, np.floating) and not np.issubdtype(depth.dtype, np.integer):
         raise DataError(f"{path}: depth has dtype {depth.dtype}, expected numbers")
-    depth = depth.astype(np.float32)
     if not np.isfinite(depth).all() or (depth < 0).any():
         raise DataError(f"{path}: depth holds negative or non-finite values")
+    return depth.astype(np.float32)
+
+
+def _saturated(depth):
     return np.where((depth == 0) | (depth > BACKGROUND_DEPTH), BACKGROUND_DEPTH, depth).astype(np.float32)
 
 
@@ -65,6 +80,8 @@ def read_bundle(path):
     depths, labels, indices, pixel_labels = arrays[:4]
     if depths.ndim != 3 or not np.issubdtype(depths.dtype, np.floating):
         raise DataError(f"{path}: depths is {depths.dtype} {depths.shape}, expected float (N, H, W)")
+    if 0 in depths.shape:
+        raise DataError(f"{path}: depths has shape {depths.shape}, expected at least one image of at least one pixel")
     if labels.shape != depths.shape:
         raise DataError(f"{path}: labels has shape {labels.shape}, depths has {depths.shape}")
     _check_ids(path, "labels", labels)
@@ -75,10 +92,13 @@ def read_bundle(path):
     _check_ids(path, "pixel_labels", pixel_labels)
     if len(indices) and ((indices < 0).any() or (indices >= np.array(depths.shape)).any()):
         raise DataError(f"{path}: pixel_indices point outside the {depths.shape} images")
-    return _saturated(path, depths), labels.astype(np.uint8)
+    return _saturated(_metres(path, depths)), labels.astype(np.uint8)
 
 
-def _read_depth_image(path):
+def _read_depth_image(path, depth_scale):
+    """Depth in metres, not yet saturated (an EXR's body depth is checked first)."""
+    if path.suffix == ".exr":
+        return _metres(path, exr.read_depth(path, depth_scale))
     if path.suffix == ".npy":
         try:
             depth = np.load(path, allow_pickle=False)
@@ -86,11 +106,11 @@ def _read_depth_image(path):
             raise DataError(f"{path}: unreadable .npy ({e})") from None
         if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
             raise DataError(f"{path}: depth is {depth.dtype} {depth.shape}, expected float metres (H, W)")
-        return _saturated(path, depth)
+        return _metres(path, depth)
     depth = np.asarray(_open_png(path))
     if depth.ndim != 2 or depth.dtype not in (np.uint16, np.int32):
         raise DataError(f"{path}: depth PNG is {depth.dtype} {depth.shape}, expected 16-bit greyscale millimetres")
-    return _saturated(path, depth.astype(np.float32) / 1000)
+    return depth.astype(np.float32) / 1000
 
 
 def _open_png(path):
@@ -112,33 +132,47 @@ def _read_label_image(path, max_colour_distance):
     return ids
 
 
-def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE):
+def _check_settings(max_colour_distance, depth_scale):
+    _check_setting("max colour distance", max_colour_distance, positive=False)
+    _check_setting("depth scale", depth_scale, positive=True)
+
+
+def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE, depth_scale=exr.DEPTH_SCALE):
+    _check_settings(max_colour_distance, depth_scale)
     folder = Path(folder)
     depth_files = {}
     for p in sorted(folder.glob("*_depth.*")):
-        if p.suffix in (".png", ".npy"):
-            depth_files.setdefault(p.name[: -len("_depth" + p.suffix)], p)
+        if p.suffix in DEPTH_FORMATS:
+            name = p.name[: -len("_depth" + p.suffix)]
+            if name in depth_files:
+                raise DataError(f"{folder}: {name} has two depth images, {depth_files[name].name} and {p.name}")
+            depth_files[name] = p
     label_files = {p.name[: -len("_label.png")]: p for p in sorted(folder.glob("*_label.png"))}
     if not depth_files:
-        raise DataError(f"{folder}: no NAME_depth.png or NAME_depth.npy files")
+        raise DataError(f"{folder}: no NAME_depth{'/'.join(DEPTH_FORMATS)} files")
     unpaired = sorted(set(depth_files) ^ set(label_files))
     if unpaired:
         raise DataError(f"{folder}: {unpaired[0]} has a depth image but no label image or the reverse "
                         f"({len(unpaired)} unpaired)")
     depths, labels = [], []
     for name in sorted(depth_files):
-        depths.append(_read_depth_image(depth_files[name]))
+        depth = _read_depth_image(depth_files[name], depth_scale)
         labels.append(_read_label_image(label_files[name], max_colour_distance))
-        if labels[-1].shape != depths[-1].shape or depths[-1].shape != depths[0].shape:
+        if labels[-1].shape != depth.shape or depth.shape != labels[0].shape:
             raise DataError(f"{label_files[name]}: size {labels[-1].shape} differs from its depth image "
-                            f"{depths[-1].shape} or the first image {depths[0].shape}")
+                            f"{depth.shape} or the first image {labels[0].shape}")
+        if depth_files[name].suffix == ".exr":
+            exr.check_body_depth(depth_files[name], depth, labels[-1], depth_scale)
+        depths.append(_saturated(depth))
     return np.stack(depths), np.stack(labels)
 
 
-def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE):
-    """Read {split: source} and write them as a dataset folder; returns its path."""
-    check_out_dir(out_dir)
-    splits = {name: read_source(src, max_colour_distance) for name, src in sources.items()}
+def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE, depth_scale=exr.DEPTH_SCALE):
+    """Read {split: source} and write them as a dataset folder; returns its path. out_dir may
+    neither overlap a source nor hold anything but a dataset these tools wrote."""
+    _check_settings(max_colour_distance, depth_scale)
+    check_out_dir(out_dir, sources.values())
+    splits = {name: read_source(src, max_colour_distance, depth_scale) for name, src in sources.items()}
     shapes = {depth.shape[1:] for depth, _ in splits.values()}
     if len(shapes) != 1:
         raise DataError(f"splits have different image sizes: {sorted(shapes)}")
@@ -148,4 +182,4 @@ def import_dataset(out_dir, sources, max_colour_distance=MAX_COLOUR_DISTANCE):
         "width": width, "counts": {k: len(d) for k, (d, _) in splits.items()}, "names": L.NAMES,
         "palette": L.PALETTE.tolist(), "background": L.BACKGROUND, "background_depth": BACKGROUND_DEPTH,
     }
-    return write_dataset(out_dir, splits, meta)
+    return write_dataset(out_dir, splits, meta, sources.values())

@@ -22,9 +22,11 @@ def _float(value, name, ndim):
         raise ValueError(f"{name}: expected a float array, got dtype {a.dtype}")
     if a.ndim != ndim:
         raise ValueError(f"{name}: expected {ndim} dimensions, got shape {a.shape}")
+    with np.errstate(over="ignore"):  # overflow shows up as Inf, reported below
+        a = np.ascontiguousarray(a, dtype=np.float32)
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name}: contains NaN or Inf")
-    return np.ascontiguousarray(a, dtype=np.float32)
+        raise ValueError(f"{name}: contains NaN or Inf (as float32, whose largest value is about 3.4e38)")
+    return a
 
 
 def scores(value, name="scores"):

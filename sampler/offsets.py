@@ -1,13 +1,26 @@
 """Edge classes: offsets (dy, dx) in the canonical half-plane (dy > 0, or dy == 0 and dx > 0).
 
 Each unordered pixel pair then belongs to exactly one edge (i, i + d).
+
+Sizes are limited so that a mistyped spec ("window:1000000") fails at once, before anything
+is built, instead of exhausting memory: at most MAX_OFFSETS classes (window:7 is the largest
+window), so that the colouring search (about K^3 C / 3 steps for K colours, K about C / 2 for
+a window) stays under about a second, and offsets of at most MAX_REACH pixels, the margin the
+numba backend frames every image with (512 is more than the paper-scale 320x240 images span).
 """
 import numpy as np
+
+MAX_OFFSETS = 128
+MAX_REACH = 512
 
 
 def window(radius):
     """All offsets with max(|dy|, |dx|) <= radius, canonical half only: (C, 2) int64."""
     radius = _positive_int(radius, "radius")
+    count = 2 * radius * (radius + 1)
+    if count > MAX_OFFSETS:
+        raise ValueError(f"radius: window:{radius} has {count} offsets, more than {MAX_OFFSETS} "
+                         f"(window:7 is the largest)")
     pairs = [(0, dx) for dx in range(1, radius + 1)]
     pairs += [(dy, dx) for dy in range(1, radius + 1) for dx in range(-radius, radius + 1)]
     return np.array(pairs, dtype=np.int64)
@@ -15,9 +28,15 @@ def window(radius):
 
 def sparse(distances):
     """The 4 canonical directions (0,1), (1,0), (1,1), (1,-1), each times every distance d."""
-    distances = [_positive_int(d, "distances") for d in np.atleast_1d(distances).tolist()]
+    distances = np.atleast_1d(distances).tolist()
+    if 4 * len(distances) > MAX_OFFSETS:
+        raise ValueError(f"distances: {len(distances)} distances make {4 * len(distances)} offsets, "
+                         f"more than {MAX_OFFSETS}")
+    distances = [_positive_int(d, "distances") for d in distances]
     if len(set(distances)) != len(distances):
         raise ValueError(f"distances: duplicate distance in {distances}")
+    if max(distances) > MAX_REACH:
+        raise ValueError(f"distances: {max(distances)} is longer than {MAX_REACH} pixels")
     pairs = [(dy * d, dx * d) for d in distances for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1))]
     return np.array(pairs, dtype=np.int64)
 
@@ -43,6 +62,11 @@ def parse_edges(spec):
     if offsets.dtype.kind not in "iu":
         if offsets.dtype.kind != "f" or not np.all(np.isfinite(offsets)) or np.any(offsets != np.round(offsets)):
             raise ValueError(f"offsets: entries must be integers, got dtype {offsets.dtype}")
+    if len(offsets) > MAX_OFFSETS:
+        raise ValueError(f"offsets: {len(offsets)} offsets, more than {MAX_OFFSETS}")
+    if np.abs(offsets).max() > MAX_REACH:  # before the cast, which would wrap huge values
+        far = offsets[np.abs(offsets).max(axis=1).argmax()].tolist()
+        raise ValueError(f"offsets: {far} reaches further than {MAX_REACH} pixels")
     offsets = offsets.astype(np.int64)
     for dy, dx in offsets.tolist():
         if dy == 0 and dx == 0:
@@ -53,6 +77,14 @@ def parse_edges(spec):
     if len({tuple(o) for o in offsets.tolist()}) != len(offsets):
         raise ValueError(f"offsets: duplicate offset in {offsets.tolist()}")
     return offsets
+
+
+def beyond(offsets, height, width):
+    """The offsets (K, 2) that join no pixel pair of a height x width image (|dy| >= height or
+    |dx| >= width): their classes have no edge there, so their tables would never learn."""
+    offsets = parse_edges(offsets)
+    height, width = _positive_int(height, "height"), _positive_int(width, "width")
+    return offsets[(np.abs(offsets[:, 0]) >= height) | (np.abs(offsets[:, 1]) >= width)]
 
 
 def _positive_int(value, name):

@@ -163,3 +163,11 @@ def test_read_split_missing_and_not_hdf5(tmp_path):
     (tmp_path / "s.txt").write_text(f"{tmp_path / 'nope.h5'}\n")
     with pytest.raises(data.DataError, match="nope.h5: no such file"):
         data.read_split(tmp_path / "s.txt")
+
+
+@pytest.mark.parametrize("limit", [float("nan"), float("inf"), -1.0])
+def test_read_folder_rejects_a_bad_colour_limit(tmp_path, limit):
+    depth, label = fake_images(n=1)
+    write_folder(tmp_path / "f", depth, label)
+    with pytest.raises(data.DataError, match="max colour distance must be a finite number >= 0"):
+        read_folder(tmp_path / "f", limit)

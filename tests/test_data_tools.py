@@ -62,7 +62,8 @@ def test_make_dataset_bad_arguments(tmp_path, capsys, argv, problem):
 
 def test_import_dataset_command(tmp_path, capsys):
     main = tool("import_dataset").main
-    assert main(["--train", str(tmp_path / "none.npy"), "--test", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    (tmp_path / "src").mkdir()
+    assert main(["--train", str(tmp_path / "none.npy"), "--test", str(tmp_path / "src"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "none.npy: no such file" in err and err.count("\n") == 1 and not (tmp_path / "o").exists()
     depth = np.full((2, 6, 8), 6.0, np.float32)
@@ -94,3 +95,32 @@ def test_baseline_forest_runs(dataset, capsys):
 def test_help(name, capsys):
     assert exit_status(tool(name).main, ["--help"]) == 0
     assert "usage:" in capsys.readouterr().out
+
+
+def write_empty_bundle(path, shape):
+    with open(path, "wb") as f:
+        for a in (np.zeros(shape, np.float32), np.zeros(shape, np.int64), np.zeros((0, 3), np.int32), np.zeros(0, np.int32)):
+            np.save(f, a)
+
+
+@pytest.mark.parametrize("shape", [(0, 6, 8), (2, 0, 8)])
+def test_import_dataset_empty_bundle(tmp_path, capsys, shape):
+    # used to end in an h5py traceback while writing
+    write_empty_bundle(tmp_path / "b.npy", shape)
+    bundle = str(tmp_path / "b.npy")
+    assert tool("import_dataset").main(["--train", bundle, "--test", bundle, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"b.npy: depths has shape {shape}, expected at least one image" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.npy"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_import_dataset_bad_colour_distance(tmp_path, capsys, value):
+    # nan used to accept any colour: every comparison with it is false
+    write_empty_bundle(tmp_path / "b.npy", (1, 2, 2))
+    bundle = str(tmp_path / "b.npy")
+    argv = ["--train", bundle, "--test", bundle, "--out", str(tmp_path / "o"), "--max-colour-distance", value]
+    assert tool("import_dataset").main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"max colour distance must be a finite number >= 0, got {float(value)}" in err
+    assert not (tmp_path / "o").exists()

@@ -16,7 +16,7 @@ from experiments.scales import SCALES
 def main(argv=None):
     default = SCALES["default"]
     ap = cli.Parser(__doc__)
-    ap.add_argument("--out", required=True, help="dataset folder to write (replaced if it holds a dataset)")
+    ap.add_argument("--out", required=True, help="dataset folder to write (replaced only if it holds exactly a dataset these tools wrote)")
     ap.add_argument("--train", type=cli.positive_int, default=default.train, help="training images (default %(default)s)")
     ap.add_argument("--test", type=cli.positive_int, default=default.test, help="test images (default %(default)s)")
     ap.add_argument("--height", type=cli.positive_int, default=default.height,
