@@ -5,6 +5,8 @@ training layer only, the chain store.
 Caffe aborts (or trains on garbage) when a Python layer gets wrong input, so every check
 raises a BlobError that names the layer and the blob by its role.
 """
+import sys
+
 import numpy as np
 
 import sampler
@@ -51,6 +53,15 @@ def add_model_blobs(layer, offsets, num_labels):
     layer.blobs[0].data[...] = 0
     layer.blobs.add_blob(len(offsets), 2)
     layer.blobs[1].data[...] = offsets
+
+
+def warn_beyond(layer, offsets, height, width):
+    """One line on stderr for edge classes with no edge inside an H x W image: their tables
+    get no statistics and stay as they are."""
+    far = sampler.offsets.beyond(offsets, height, width)
+    if len(far):
+        print(f"{layer}: warning: edge classes {far.tolist()} reach past the {height}x{width} images: they have "
+              f"no edges and their tables learn nothing", file=sys.stderr, flush=True)
 
 
 def check_offsets(layer, blob, offsets):

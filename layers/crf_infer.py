@@ -19,7 +19,7 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import BlobError, add_model_blobs, check_offsets, finite_scores, scores_shape
+from .blobs import BlobError, add_model_blobs, check_offsets, finite_scores, scores_shape, warn_beyond
 from .errors import reports_errors
 
 NAME = "CRFMarginals"
@@ -45,7 +45,8 @@ class CRFMarginals(caffe.Layer):
         if len(bottom) != 1 or len(top) != 1:
             raise BlobError(f"{NAME}: needs one bottom (scores) and one top (marginals), "
                             f"got {len(bottom)} bottoms and {len(top)} tops")
-        scores_shape(NAME, bottom[0], self.p.num_labels)
+        _, _, height, width = scores_shape(NAME, bottom[0], self.p.num_labels)
+        warn_beyond(NAME, self.p.offsets, height, width)
         add_model_blobs(self, self.p.offsets, self.p.num_labels)
 
     def reshape(self, bottom, top):

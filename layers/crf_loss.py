@@ -39,7 +39,7 @@ import sampler
 
 from . import params
 from .blobs import (BlobError, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
-                    onehot_difference, scores_shape)
+                    onehot_difference, scores_shape, warn_beyond)
 from .errors import reports_errors
 
 NAME = "GibbsCRFLoss"
@@ -55,6 +55,7 @@ class GibbsCRFLoss(caffe.Layer):
             raise BlobError(f"{NAME}: needs bottoms (scores, label, index) and one top (loss), "
                             f"got {len(bottom)} bottoms and {len(top)} tops")
         _, num_labels, self.height, self.width = scores_shape(NAME, bottom[0], self.p.num_labels)
+        warn_beyond(NAME, self.p.offsets, self.height, self.width)
         add_model_blobs(self, self.p.offsets, num_labels)
         chains = chain_blob(self.p.num_images, self.height, self.width, num_labels, self.p.seed)
         self.blobs.add_blob(*chains.shape)

@@ -50,6 +50,7 @@ def train_net(stage, data, batch_size, settings):
         n.loss = L.SoftmaxWithLoss(scores, n.label)
     else:
         n.index = tops[2]
+        settings = {**settings, "source": f"{data}/train.txt"}  # the layer checks its image indices once
         n.loss = crf.loss_layer(scores, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
                                 to_scores=LEARNING[stage]["cnn"] != 0)
     return f'name: "train_{stage}"\n' + str(n.to_proto())

@@ -153,6 +153,25 @@ def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
     assert net.params["crf"][0].diff.any()
 
 
+def test_a_training_source_whose_files_share_indices_is_refused(pycaffe, tmp_path):
+    """Two .h5 files each indexed 0..N-1 would make pairs of images share one chain."""
+    import data
+
+    for name in ("a", "b"):
+        data.make_dataset(tmp_path / name, train=2, test=1, height=8, width=8, seed=0)
+    source = tmp_path / "train.txt"
+    source.write_text(f"{tmp_path / 'a' / 'train.h5'}\n{tmp_path / 'b' / 'train.h5'}\n")
+    net = make_net(pycaffe, tmp_path, 2, 20, 8, 8, num_images=4, source=str(source))
+    feed(net, np.zeros((2, 20, 8, 8)), np.zeros((2, 8, 8)), [0, 1])
+    with pytest.raises(ValueError, match="'source'.*index 0 appears in both .*a/train.h5 and .*b/train.h5"):
+        net.forward()
+
+
+def test_edge_classes_beyond_the_image_are_warned_about(pycaffe, tmp_path, capfd):
+    make_net(pycaffe, tmp_path, 1, 3, 4, 6, edges=[[0, 1], [0, 6], [4, 0]])
+    assert "edge classes [[0, 6], [4, 0]] reach past the 4x6 images" in capfd.readouterr().err
+
+
 @pytest.mark.parametrize("blob, value, match", [
     ("label", 3, "bottom\\[1\\] \\(label\\)"),
     ("label", 1.5, "bottom\\[1\\] \\(label\\)"),
