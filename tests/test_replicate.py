@@ -87,3 +87,20 @@ def test_bad_scale_is_refused(tmp_path):
     run = subprocess.run([sys.executable, str(REPO / "tools" / "replicate.py"), "--scale", "huge"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "invalid choice: 'huge'" in run.stderr
+
+
+@pytest.mark.parametrize("change", [["--edges", "sparse:1,2"], ["--seed", "3"]])
+def test_a_rerun_with_other_settings_is_refused(tiny_run, change):
+    out = tiny_run / "run"
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    run = replicate(out, tiny_run / "data", *change)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "holds a run with other settings" in run.stderr and change[0][2:] in run.stderr
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_a_folder_that_holds_no_run_is_refused(tmp_path):
+    (tmp_path / "mine.txt").write_text("not a run")
+    run = replicate(tmp_path, tmp_path / "data")
+    assert run.returncode == 2 and "holds no run" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]

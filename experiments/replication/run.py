@@ -19,7 +19,7 @@ from ..cli import BadInput
 from ..scales import net_options
 from . import figures, report
 from .evaluation import ROWS, evaluate_row
-from .stages import run_stage, snapshot_path
+from .stages import finished, run_stage
 
 
 def ensure_dataset(folder, scale, seed):
@@ -46,7 +46,7 @@ def train(scale, net_dir, snapshots, models, logs):
     models.mkdir(parents=True, exist_ok=True)
     for stage, iters in zip(STAGES, scale.iters):
         started = time.perf_counter()
-        reused = snapshot_path(snapshots, stage, iters).exists()
+        reused = finished(snapshots, stage, iters)
         previous = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots, logs / f"{stage}.log",
                              weights=previous)
         exported[stage] = models / f"{stage}.caffemodel"
@@ -55,8 +55,29 @@ def train(scale, net_dir, snapshots, models, logs):
     return exported, seconds
 
 
+def record_settings(out, settings):
+    """Write the run's settings into out/settings.json, or refuse a folder holding another run's
+    (a rerun continues a run; it never reports one setting's models under another's name) or
+    anything that is not a run folder (nothing of someone else's is overwritten)."""
+    path = out / "settings.json"
+    if path.exists():
+        before = json.loads(path.read_text())
+        changed = [f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now"
+                   for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
+        if changed:
+            raise BadInput(f"{out} holds a run with other settings ({'; '.join(changed)}); pass another --out")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise BadInput(f"{out} is not empty and holds no run (no settings.json); pass another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=1) + "\n")
+
+
 def replicate(scale_name, scale, out, data_dir, edges, seed):
     """The whole run into the folder `out`; returns the report (also written as report.json/md)."""
+    settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed, "data": str(data_dir)}
+    settings = json.loads(json.dumps(settings))  # as read back from the file (tuples become lists)
+    record_settings(out, settings)
     net_dir, snapshots, logs = out / "prototxt", out / "snapshots", out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ensure_dataset(data_dir, scale, seed)
@@ -70,9 +91,8 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
                for row in ROWS}
     eval_seconds = time.perf_counter() - started
 
-    settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed,
-                "data": str(data_dir), "weights": {k: str(v) for k, v in weights.items()}}
-    rep = report.build(results, settings, stage_seconds, eval_seconds)
+    rep = report.build(results, {**settings, "weights": {k: str(v) for k, v in weights.items()}},
+                       stage_seconds, eval_seconds)
     (out / "report.json").write_text(json.dumps(rep, indent=1))
     pictures = draw_figures(out, data_dir, scale, weights, logs)
     (out / "report.md").write_text(report.markdown(rep, pictures))

@@ -1,11 +1,22 @@
-"""Run one training stage through `.venv/bin/caffe train`, resumably, with a progress bar."""
+"""Run one training stage through `.venv/bin/caffe train`, resumably, with a progress bar.
+
+Caffe writes a snapshot pair (.caffemodel, then .solverstate) in place, so a kill or a full
+disk can leave the latest pair half-written. A pair is used (to resume, or as a finished
+stage) only when both files parse and agree: the solver state's iteration and learned-net file
+are this pair's, and its first history blobs have the shapes of the model's parameters, which a
+file cut short at any point fails. A broken latest pair is skipped, saying so, for the one before.
+"""
 import os
 import re
+import signal
 import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 
 from tqdm import tqdm
+
+from nets.weights import ModelError, blob_array, read_netparameter
 
 REPO = Path(__file__).resolve().parents[2]  # the checkout: runs use its .venv/bin/caffe
 CAFFE = REPO / ".venv" / "bin" / "caffe"
@@ -20,23 +31,55 @@ def snapshot_path(snapshots, stage, iteration, ext="caffemodel"):
     return Path(snapshots) / f"{stage}_iter_{iteration}.{ext}"
 
 
-def latest_solverstate(snapshots, stage):
-    """The solver state with the highest iteration of this stage, or None."""
-    states = Path(snapshots).glob(f"{stage}_iter_*.solverstate")
-    found = [(int(p.stem.rsplit("_", 1)[1]), p) for p in states]
-    return max(found)[1] if found else None
+def pair_problem(snapshots, stage, iteration):
+    """Why the snapshot pair of this iteration cannot be used, or None when it can."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf.message import DecodeError
+
+    model, state_file = (snapshot_path(snapshots, stage, iteration, ext) for ext in ("caffemodel", "solverstate"))
+    try:
+        params = [blob_array(b).shape for layer in read_netparameter(model).layer for b in layer.blobs]
+        state = caffe_pb2.SolverState()
+        state.ParseFromString(state_file.read_bytes())
+    except (ModelError, DecodeError, OSError) as e:
+        return str(e)
+    if state.iter != iteration or Path(state.learned_net).name != model.name:
+        return f"{state_file.name} belongs to iteration {state.iter} ({state.learned_net})"
+    history = [blob_array(b).shape for b in state.history[:len(params)]]
+    if history != params:
+        return f"{state_file.name} does not match {model.name} (cut short?)"
+    return None
+
+
+def resume_point(snapshots, stage):
+    """The solver state of the latest usable snapshot pair of this stage, or None."""
+    found = sorted((int(p.stem.rsplit("_", 1)[1]) for p in Path(snapshots).glob(f"{stage}_iter_*.solverstate")),
+                   reverse=True)
+    for iteration in found:
+        problem = pair_problem(snapshots, stage, iteration)
+        if problem is None:
+            return snapshot_path(snapshots, stage, iteration, "solverstate")
+        print(f"stage {stage}: the snapshot of iteration {iteration} is unusable ({problem}); "
+              f"trying the one before", file=sys.stderr)
+    return None
+
+
+def finished(snapshots, stage, max_iter):
+    """True when the stage's final snapshot pair exists and is usable."""
+    return (snapshot_path(snapshots, stage, max_iter).exists()
+            and pair_problem(snapshots, stage, max_iter) is None)
 
 
 def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
-    """Train one stage unless its final snapshot exists; resume from its last solver state.
+    """Train one stage unless it has finished; resume from its last usable snapshot pair.
 
     Returns the final .caffemodel. Caffe's output goes to `log` (appended on resume).
     """
     final = snapshot_path(snapshots, stage, max_iter)
-    if final.exists():
+    if finished(snapshots, stage, max_iter):
         return final
     command = [str(CAFFE), "train", "-solver", str(solver)]
-    resume = latest_solverstate(snapshots, stage)
+    resume = resume_point(snapshots, stage)
     if resume is not None:
         command += ["-snapshot", str(resume)]
     elif weights is not None:
@@ -55,15 +98,26 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
             if (m := ITERATION.search(line)) and int(m.group(1)) != bar.n:  # Caffe logs each twice
                 bar.n = int(m.group(1))
                 bar.refresh()
-        if proc.wait() != 0 or not final.exists():
-            raise StageError(f"stage {stage}: caffe train failed (exit {proc.returncode}); see {log}; "
-                             f"it ended with:\n{''.join(last)}")
+        code = proc.wait()
+    if code != 0 or not finished(snapshots, stage, max_iter):
+        raise StageError(f"stage {stage}: {failure(code, bar.n, max_iter)}; see {log}; it ended with:\n"
+                         f"{''.join(last)}")
     prune_snapshots(snapshots, stage, max_iter)
     return final
 
 
+def failure(code, iteration, max_iter):
+    """What stopped `caffe train`, from its exit status."""
+    if code < 0:
+        return f"caffe train was killed by {signal.Signals(-code).name} at iteration {iteration} of {max_iter}"
+    if code == 0:  # Caffe's SIGINT / SIGHUP handler snapshots and exits cleanly
+        return (f"caffe train stopped at iteration {iteration} of {max_iter} without its final snapshot "
+                f"(interrupted: Caffe snapshots and exits 0 on SIGINT or SIGHUP); run again to resume")
+    return f"caffe train failed (exit status {code}) at iteration {iteration} of {max_iter}"
+
+
 def prune_snapshots(snapshots, stage, max_iter):
-    """Drop a finished stage's resume points (each holds the chain store, ~155 MB at default)."""
+    """Drop a finished stage's resume points (each holds the chain store)."""
     for path in Path(snapshots).glob(f"{stage}_iter_*"):
         if int(path.name.split("_iter_")[1].split(".")[0]) < max_iter:
             path.unlink()
