@@ -10,6 +10,7 @@ from pathlib import Path
 
 from data.errors import DataError
 from layers.params import ParamError
+from nets.scores import ScoresError
 from nets.weights import ModelError
 
 
@@ -17,7 +18,7 @@ class BadInput(Exception):
     """Bad input found after argument parsing; its message names the file, key or value."""
 
 
-BAD_INPUT = (BadInput, DataError, ParamError, ModelError, OSError)
+BAD_INPUT = (BadInput, DataError, ParamError, ModelError, ScoresError, OSError)
 
 
 class Parser(argparse.ArgumentParser):

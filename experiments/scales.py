@@ -41,5 +41,5 @@ def committed_prototxt():
     """{file name: text} of prototxt/: the default scale's nets, run from the repo root."""
     from nets import crf, prototxt
 
-    return prototxt.render(data="datasets/default", edges=crf.DEFAULT_EDGES, seed=0, net_dir="prototxt",
-                           snapshots="snapshots", **net_options(SCALES["default"]))
+    return prototxt.render(data="datasets/default", scores="scores/default", edges=crf.DEFAULT_EDGES, seed=0,
+                           net_dir="prototxt", snapshots="snapshots", **net_options(SCALES["default"]))

@@ -31,7 +31,14 @@ resumed run continues the same random streams) and stores the result. Backward w
 statistics(sample) - statistics(ground truth), over the batch's pixel count and times the
 loss weight: the negated stochastic gradient of the mean log-likelihood per pixel. The ground
 truth's pair counts are computed on an image's first visit and kept.
+
+Each image index must name one training image: a batch holding an index twice, or an index
+coming back with another ground truth, is refused. (The whole training source's indices are
+checked before training by the tools, data.check_chain_indices: the `caffe` binary's HDF5
+library is not h5py's, so this layer cannot read the source's files itself.)
 """
+import zlib
+
 import caffe
 import numpy as np
 
@@ -60,8 +67,9 @@ class GibbsCRFLoss(caffe.Layer):
         chains = chain_blob(self.p.num_images, self.height, self.width, num_labels, self.p.seed)
         self.blobs.add_blob(*chains.shape)
         self.blobs[CHAINS].data[...] = chains
-        self.truth_counts = {}  # image index -> its ground truth's pair counts (C, L, L)
-        self.source_checked = False
+        self.truth = {}  # image index -> (crc32 of its ground truth, the ground truth's pair counts)
+        # the smallest dtype that holds any pair count of one image, to keep one table per image
+        self.count_dtype = np.uint16 if self.height * self.width < 2 ** 16 else np.uint32
 
     def reshape(self, bottom, top):
         n, _, h, w = scores_shape(NAME, bottom[0], self.p.num_labels)
@@ -79,7 +87,6 @@ class GibbsCRFLoss(caffe.Layer):
     def forward(self, bottom, top):
         p = self.p
         check_offsets(NAME, self.blobs[1], p.offsets)
-        self._check_source()
         scores = finite_scores(NAME, bottom[0])
         truth = integer_ids(NAME, "bottom[1] (label)", bottom[1].data[:, 0], p.num_labels).astype(np.uint8)
         index = self._indices(bottom[2].data.reshape(-1))
@@ -89,25 +96,33 @@ class GibbsCRFLoss(caffe.Layer):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
                                    step=steps + s, backend=p.backend, schedule=p.schedule)
         self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
-        self.truth, self.sample = truth, labels
+        self.truth_labels, self.sample = truth, labels
         self.counts = (sampler.pair_counts(labels, p.offsets, p.num_labels)
-                       - sum(self._truth_counts(i, t) for i, t in zip(index, truth)))
+                       - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth)))
         top[0].data[...] = (_unary_sum(scores, labels) - _unary_sum(scores, truth)
                             + float(np.sum(theta * self.counts))) / truth.size
 
     def backward(self, top, propagate_down, bottom):
-        scale = float(top[0].diff) / self.truth.size
+        scale = float(top[0].diff) / self.truth_labels.size
         if propagate_down[0]:
-            onehot_difference(bottom[0].diff, self.truth, self.sample, scale)
+            onehot_difference(bottom[0].diff, self.truth_labels, self.sample, scale)
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
         self.blobs[0].diff[...] += scale * self.counts
         self.blobs[1].diff[...] = 0
         self.blobs[CHAINS].diff[...] = 0
 
     def _truth_counts(self, image, truth):
-        if image not in self.truth_counts:
-            self.truth_counts[image] = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels)
-        return self.truth_counts[image]
+        """The ground truth's pair counts of an image, computed on its first visit; a later visit
+        whose ground truth differs means two training images share one chain index."""
+        fingerprint = zlib.crc32(truth.tobytes())
+        if image not in self.truth:
+            counts = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels)
+            self.truth[image] = fingerprint, counts.astype(self.count_dtype)
+        elif self.truth[image][0] != fingerprint:
+            raise BlobError(f"{NAME}: image index {image} came with another ground truth than on its first visit: "
+                            f"two training images share one chain (do the training source's files repeat "
+                            f"indices? data.check_chain_indices finds where)")
+        return self.truth[image][1]
 
     def _indices(self, values):
         index = integer_ids(NAME, f"bottom[2] (index, chain store of num_images={self.p.num_images})",
@@ -117,18 +132,6 @@ class GibbsCRFLoss(caffe.Layer):
                             f"{int(np.argmax(np.bincount(index)))} twice in one batch: two images would "
                             f"share one chain (is the training source listing a file twice?)")
         return index
-
-    def _check_source(self):
-        """The whole training source's image indices, once: each a distinct chain of the store."""
-        if self.source_checked or self.p.source is None:
-            return
-        import data
-
-        try:
-            data.check_chain_indices(self.p.source, self.p.num_images)
-        except data.DataError as e:
-            raise BlobError(f"{NAME}: param_str 'source': {e}") from None
-        self.source_checked = True
 
     def _load_chains(self, index):
         try:

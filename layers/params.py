@@ -41,11 +41,6 @@ def _edges(value):
         return f"valid edges ({e})"
 
 
-def _path(value):
-    if not isinstance(value, str) or not value:
-        return "a file path"
-
-
 MODEL = {
     "num_labels": (REQUIRED, _int(2, 255)),  # labels are stored as uint8
     "edges": (REQUIRED, _edges),
@@ -58,8 +53,6 @@ LOSS = {
     "num_images": (REQUIRED, _int(1)),
     "sweeps": (1, _int(1)),
     "schedule": ("chromatic", _choice("chromatic", "raster")),
-    # the training source (the data layer's train.txt): its image indices are checked once
-    "source": (None, _path),
 }
 
 INFER = {

@@ -23,28 +23,36 @@ def is_exported(path):
         return False
 
 
-def export_model(snapshot, out):
-    """Write the deploy model of `snapshot` to `out` (atomically); returns its size in bytes."""
+def export_model(snapshots, out):
+    """Write the deploy model of one snapshot, or of several that hold different layers (the
+    separate stage: the stage-1 CNN's and stage 2's CRF), to `out` (atomically); returns its
+    size in bytes."""
     from caffe.proto import caffe_pb2
 
-    trained = read_netparameter(snapshot)
+    snapshots = [snapshots] if isinstance(snapshots, (str, Path)) else list(snapshots)
     out = Path(out)
     if out.exists() and not is_exported(out):
         raise ModelError(f"{out}: exists and is not a model exported by this tool; not replacing it")
-    if Path(snapshot).resolve() == out.resolve():
-        raise ModelError(f"{out}: is the snapshot itself; choose another --out")
+    if any(Path(s).resolve() == out.resolve() for s in snapshots):
+        raise ModelError(f"{out}: is one of the snapshots itself; choose another --out")
     model = caffe_pb2.NetParameter()
-    model.name = f"{MARK}{Path(snapshot).name}"
-    for layer in trained.layer:
-        if not layer.blobs:
-            continue
-        kept = model.layer.add()
-        kept.CopyFrom(layer)
-        if layer.name == NAME:
-            if len(layer.blobs) < MODEL_BLOBS:
-                raise ModelError(f"{snapshot}: layer '{NAME}' has {len(layer.blobs)} parameter blobs, expected "
-                                  f"theta and offsets (a snapshot from before the offsets were recorded?)")
-            del kept.blobs[MODEL_BLOBS:]
+    model.name = MARK + ", ".join(Path(s).name for s in snapshots)
+    source = {}
+    for snapshot in snapshots:
+        for layer in read_netparameter(snapshot).layer:
+            if not layer.blobs:
+                continue
+            if layer.name in source:
+                raise ModelError(f"layer '{layer.name}' is in both {source[layer.name]} and {snapshot}; "
+                                 f"give snapshots that hold different layers")
+            source[layer.name] = snapshot
+            kept = model.layer.add()
+            kept.CopyFrom(layer)
+            if layer.name == NAME:
+                if len(layer.blobs) < MODEL_BLOBS:
+                    raise ModelError(f"{snapshot}: layer '{NAME}' has {len(layer.blobs)} parameter blobs, "
+                                     f"expected theta and offsets")
+                del kept.blobs[MODEL_BLOBS:]
     data = model.SerializeToString()
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     partial.write_bytes(data)

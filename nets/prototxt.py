@@ -2,8 +2,9 @@
 
 Stages, each run from the repo root as `caffe train -solver DIR/solver_X.prototxt`:
   solver_cnn       the CNN alone with a softmax loss
-  solver_separate  -weights <cnn snapshot>: the CNN frozen, the CRF loss learns theta
-  solver_joint     -weights <separate snapshot>: CNN and theta learned together
+  solver_separate  the CNN frozen: the CRF loss learns theta on the scores the stage-1 CNN computed
+                   once for every training image (tools/frozen_scores.py, nets/scores.py)
+  solver_joint     -weights <cnn snapshot>,<separate snapshot>: CNN and theta learned together
 Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax)
 and deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax).
 """
@@ -20,7 +21,7 @@ from .cnn import unary_cnn
 STAGES = ("cnn", "separate", "joint")
 STAGE_DOC = {
     "cnn": "Stage 1: the unary CNN alone, softmax loss.",
-    "separate": "Stage 2: CNN frozen (lr_mult 0, no backward into it); GibbsCRFLoss learns theta.",
+    "separate": "Stage 2: CNN frozen, its scores computed once; GibbsCRFLoss learns theta on them.",
     "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
 }
 HEADER = "# Written by tools/make_prototxt.py: edit that, not this file.\n"
@@ -40,19 +41,26 @@ LEARNING = {
 }
 
 
-def train_net(stage, data, batch_size, settings):
+def train_net(stage, data, scores, batch_size, settings):
+    """Stage 1 and 3 read depth from the dataset `data`; stage 2 reads the stored scores of the
+    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index)."""
     n = caffe.NetSpec()
-    ntop = 2 if stage == "cnn" else 3
-    tops = L.HDF5Data(name="data", source=f"{data}/train.txt", batch_size=batch_size, shuffle=True, ntop=ntop)
-    n.depth, n.label = tops[:2]
-    scores = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
-    if stage == "cnn":
-        n.loss = L.SoftmaxWithLoss(scores, n.label)
+    source = f"{scores if stage == 'separate' else data}/train.txt"
+    if stage == "separate":
+        n.scores, n.label, n.index = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True,
+                                                ntop=3)
+        out = n.scores
     else:
-        n.index = tops[2]
-        settings = {**settings, "source": f"{data}/train.txt"}  # the layer checks its image indices once
-        n.loss = crf.loss_layer(scores, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
-                                to_scores=LEARNING[stage]["cnn"] != 0)
+        tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + (stage != "cnn"))
+        n.depth, n.label = tops[:2]
+        out = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
+    if stage == "cnn":
+        n.loss = L.SoftmaxWithLoss(out, n.label)
+    else:
+        if stage == "joint":
+            n.index = tops[2]
+        n.loss = crf.loss_layer(out, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
+                                to_scores=stage == "joint")
     return f'name: "train_{stage}"\n' + str(n.to_proto())
 
 
@@ -83,28 +91,36 @@ def solver(stage, net, iterations, snapshots, snapshot_every=None):
     return text_format.MessageToString(s)
 
 
-def render(*, data, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
+def stage_commands(net_dir, data, scores, snapshots, iters):
+    """{stage: the commands that run it}, each stage from the previous stages' final snapshots."""
+    cnn, separate, _ = (f"{snapshots}/{stage}_iter_{count}.caffemodel" for stage, count in zip(STAGES, iters))
+    train = "caffe train -solver {}/solver_{}.prototxt".format
+    return {"cnn": [train(net_dir, "cnn")],
+            "separate": [f"python tools/frozen_scores.py --weights {cnn} --data {data}/train.txt --out {scores}",
+                         train(net_dir, "separate")],
+            "joint": [f"{train(net_dir, 'joint')} -weights {cnn},{separate}"]}
+
+
+def render(*, data, scores, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
            snapshot_every=None):
     """{file name: text} of the 3 train nets, 3 solvers and 2 deploy nets.
 
-    data: dataset folder holding train.txt; num_images: its number of training images (the
+    data: dataset folder holding train.txt; scores: the folder of the stage-1 CNN's scores of
+    its training images (stage 2 reads them); num_images: the number of training images (the
     chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
     folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
     snapshot_every: iterations between snapshots (default: only the final one). Paths are
     written as given (relative ones are relative to where `caffe train` runs).
     """
     settings = crf.config(edges, num_images, seed=seed)
+    commands = stage_commands(net_dir, data, scores, snapshots, iters)
     files = {}
-    previous = None
     for stage, count in zip(STAGES, iters, strict=True):
-        files[f"train_{stage}.prototxt"] = train_net(stage, data, batch_size, settings)
-        command = f"caffe train -solver {net_dir}/solver_{stage}.prototxt"
-        if previous:
-            command += f" -weights {snapshots}/{previous[0]}_iter_{previous[1]}.caffemodel"
-        files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}\n# {command}   (mkdir -p {snapshots} first)\n"
+        files[f"train_{stage}.prototxt"] = train_net(stage, data, scores, batch_size, settings)
+        steps = "".join(f"# {c}\n" for c in commands[stage])
+        files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
                                              + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
                                                       snapshot_every))
-        previous = stage, count
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
     return {name: HEADER + text for name, text in files.items()}

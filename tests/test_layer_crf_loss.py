@@ -153,17 +153,17 @@ def test_propagate_down_false_stops_the_gradient(pycaffe, tmp_path):
     assert net.params["crf"][0].diff.any()
 
 
-def test_a_training_source_whose_files_share_indices_is_refused(pycaffe, tmp_path):
-    """Two .h5 files each indexed 0..N-1 would make pairs of images share one chain."""
-    import data
-
-    for name in ("a", "b"):
-        data.make_dataset(tmp_path / name, train=2, test=1, height=8, width=8, seed=0)
-    source = tmp_path / "train.txt"
-    source.write_text(f"{tmp_path / 'a' / 'train.h5'}\n{tmp_path / 'b' / 'train.h5'}\n")
-    net = make_net(pycaffe, tmp_path, 2, 20, 8, 8, num_images=4, source=str(source))
-    feed(net, np.zeros((2, 20, 8, 8)), np.zeros((2, 8, 8)), [0, 1])
-    with pytest.raises(ValueError, match="'source'.*index 0 appears in both .*a/train.h5 and .*b/train.h5"):
+def test_an_index_that_comes_back_with_another_ground_truth_is_refused(pycaffe, tmp_path):
+    """Two training images with one index (files of a source repeating indices) share one chain."""
+    net = make_net(pycaffe, tmp_path, 2, 3, 4, 4, num_images=5)
+    feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [3, 1])
+    net.forward()
+    feed(net, np.zeros((2, 3, 4, 4)), np.zeros((2, 4, 4)), [1, 3])  # the same images again: fine
+    net.forward()
+    labels = np.zeros((2, 4, 4))
+    labels[1, 0, 0] = 2
+    feed(net, np.zeros((2, 3, 4, 4)), labels, [1, 3])
+    with pytest.raises(ValueError, match="image index 3 came with another ground truth"):
         net.forward()
 
 

@@ -35,8 +35,6 @@ def test_defaults_and_offsets():
     (params.LOSS, "seed", -1),
     (params.LOSS, "backend", "tpu"),
     (params.LOSS, "schedule", "random"),
-    (params.LOSS, "source", ""),
-    (params.LOSS, "source", 3),
     (params.INFER, "method", "bp"),
     (params.INFER, "samples", 0),
     (params.INFER, "burn_in", -3),

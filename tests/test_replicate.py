@@ -71,12 +71,12 @@ def test_interrupted_stage_resumes_from_its_last_snapshot(tiny_run, tmp_path):
     assert "max_iter: 60" in solver and "snapshot: 50" in solver
     snapshots = tmp_path / "snapshots"
     solver = solver.replace(str(out / "snapshots"), str(snapshots))
-    separate = out / "snapshots" / "separate_iter_150.caffemodel"
+    start = [out / "snapshots" / "cnn_iter_150.caffemodel", out / "snapshots" / "separate_iter_150.caffemodel"]
     # "Interrupted" at iteration 50: a run that stopped right after that snapshot.
     (tmp_path / "stopped.prototxt").write_text(solver.replace("max_iter: 60", "max_iter: 50"))
-    run_stage("joint", tmp_path / "stopped.prototxt", 50, snapshots, tmp_path / "log", separate)
+    run_stage("joint", tmp_path / "stopped.prototxt", 50, snapshots, tmp_path / "log", start)
     (tmp_path / "solver.prototxt").write_text(solver)
-    final = run_stage("joint", tmp_path / "solver.prototxt", 60, snapshots, tmp_path / "log", separate)
+    final = run_stage("joint", tmp_path / "solver.prototxt", 60, snapshots, tmp_path / "log", start)
     log = (tmp_path / "log").read_text()
     assert f"-snapshot {snapshots / 'joint_iter_50.solverstate'}" in log
     assert "Iteration 60" in log and final.exists()

@@ -1,8 +1,10 @@
 """The three training stages under `caffe train`, as a user runs them, on a tiny dataset:
-the CNN learns in stage 1, only theta in stage 2 (the CNN stays bit for bit), both in
-stage 3; chains and theta carry over between stages and survive a snapshot + resume."""
+the CNN learns in stage 1, only theta in stage 2 (on the scores the stage-1 CNN computed once,
+bit for bit what that CNN outputs), both in stage 3; chains and theta carry over between
+stages and survive a snapshot + resume."""
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 
 import data
 import sampler
+from conftest import REPO
 from data.labels import NUM_LABELS
 
 prototxt = pytest.importorskip("nets.prototxt", reason="pycaffe not importable: run `make setup` first")
@@ -45,9 +48,9 @@ def stages(caffe_bin, tmp_path_factory):
     data.make_dataset(root / "data", train=IMAGES, test=1, height=HEIGHT, width=WIDTH, seed=0)
     # batch = whole training set: a resumed run sees the same images per iteration as an
     # uninterrupted one, whatever the shuffle order, so the two can be compared bit for bit
-    paths = prototxt.write(root / "prototxt", data=root / "data", num_images=IMAGES, height=HEIGHT, width=WIDTH,
-                           batch_size=IMAGES, edges=DEFAULT_EDGES, seed=0, iters=tuple(ITERS.values()),
-                           snapshots=root / "snap")
+    paths = prototxt.write(root / "prototxt", data=root / "data", scores=root / "scores", num_images=IMAGES,
+                           height=HEIGHT, width=WIDTH, batch_size=IMAGES, edges=DEFAULT_EDGES, seed=0,
+                           iters=tuple(ITERS.values()), snapshots=root / "snap")
     (root / "snap").mkdir()
     separate = paths["solver_separate.prototxt"]
     text = separate.read_text()
@@ -57,23 +60,37 @@ def stages(caffe_bin, tmp_path_factory):
 
     snap = root / "snap"
     train(caffe_bin, root, paths["solver_cnn.prototxt"])
-    train(caffe_bin, root, separate, "-weights", snap / "cnn_iter_3.caffemodel")
+    scores = subprocess.run([sys.executable, str(REPO / "tools" / "frozen_scores.py"), "--weights",
+                             str(snap / "cnn_iter_3.caffemodel"), "--data", str(root / "data" / "train.txt"),
+                             "--out", str(root / "scores")], capture_output=True, text=True)
+    assert scores.returncode == 0, scores.stderr
+    train(caffe_bin, root, separate)
     train(caffe_bin, root, resumed, "-snapshot", snap / "separate_iter_2.solverstate")
-    train(caffe_bin, root, paths["solver_joint.prototxt"], "-weights", snap / "separate_iter_4.caffemodel")
-    return {"paths": paths, "snap": snap}
+    train(caffe_bin, root, paths["solver_joint.prototxt"], "-weights",
+          f"{snap / 'cnn_iter_3.caffemodel'},{snap / 'separate_iter_4.caffemodel'}")
+    return {"paths": paths, "snap": snap, "root": root}
 
 
-def cnn_layers(blobs):
-    return {name: b for name, b in blobs.items() if name != "crf"}
+def test_stage2_learns_on_exactly_the_stage1_cnns_scores(stages, pycaffe):
+    import h5py
+
+    root = stages["root"]
+    assert list(caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")) == ["crf"]  # no CNN to change
+    net = pycaffe.Net(str(stages["paths"]["deploy_cnn.prototxt"]), str(stages["snap"] / "cnn_iter_3.caffemodel"),
+                      pycaffe.TEST)
+    train_set = data.read_split(root / "data" / "train.txt")
+    parts = (root / "scores" / "train.txt").read_text().split()
+    with h5py.File(parts[0], "r") as f:
+        stored, label, index = f["scores"][()], f["label"][()], f["index"][()]
+    assert len(parts) == 1 and len(stored) == IMAGES
+    for i in range(IMAGES):
+        net.blobs["depth"].data[...] = train_set["depth"][i]
+        assert np.array_equal(net.forward(end="scores")["scores"][0], stored[i])
+    assert np.array_equal(label[:, 0], train_set["label"]) and np.array_equal(index, train_set["index"])
 
 
-def test_stage2_learns_theta_only(stages):
-    cnn = caffemodel_blobs(stages["snap"] / "cnn_iter_3.caffemodel")
+def test_stage2_learns_theta(stages):
     separate = caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")
-    assert cnn_layers(separate).keys() == cnn.keys()
-    for name, blobs in cnn.items():
-        for before, after in zip(blobs, separate[name]):
-            assert np.array_equal(before, after), name
     theta, offsets, chains = separate["crf"]
     assert offsets.tolist() == sampler.parse_edges(DEFAULT_EDGES).tolist()
     assert theta.min() < 0 < theta.max()  # pairs the samples overproduce are pushed down, others up
@@ -90,11 +107,13 @@ def test_resume_continues_theta_and_chains_exactly(stages):
     assert np.array_equal(resumed[2], straight[2])
 
 
-def test_stage3_learns_everything_from_stage2(stages):
+def test_stage3_learns_everything_from_stages_1_and_2(stages):
+    cnn = caffemodel_blobs(stages["snap"] / "cnn_iter_3.caffemodel")
     separate = caffemodel_blobs(stages["snap"] / "separate_iter_4.caffemodel")
     joint = caffemodel_blobs(stages["snap"] / "joint_iter_2.caffemodel")
+    assert set(joint) == set(cnn) | {"crf"}
     assert not np.array_equal(separate["crf"][0], joint["crf"][0])
-    assert not np.array_equal(separate["conv1"][0], joint["conv1"][0])
+    assert not np.array_equal(cnn["conv1"][0], joint["conv1"][0])
     _, steps = sampler.ChainStore.decode_rows(joint["crf"][2], HEIGHT, WIDTH, NUM_LABELS)
     assert steps.tolist() == [ITERS["separate"] + ITERS["joint"]] * IMAGES  # chains carried over
 
@@ -126,7 +145,8 @@ def test_deploy_nets_load_the_exported_model(stages, pycaffe, deploy, tmp_path):
 def test_bad_input_stops_caffe_train_with_the_reason(stages, caffe_bin, tmp_path, num_images, edges, message):
     """caffe aborts on any Python exception in a layer; the layer has printed why first."""
     root = stages["snap"].parent
-    paths = prototxt.write(tmp_path, data=root / "data", num_images=num_images, height=HEIGHT, width=WIDTH,
+    paths = prototxt.write(tmp_path, data=root / "data", scores=root / "scores", num_images=num_images,
+                           height=HEIGHT, width=WIDTH,
                            batch_size=IMAGES, edges=DEFAULT_EDGES, seed=0, iters=tuple(ITERS.values()),
                            snapshots=tmp_path)
     net = paths["train_separate.prototxt"]

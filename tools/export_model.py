@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Export a training snapshot as a model to deploy: the CNN, theta and the edge classes theta
-belongs to, without the training chains; it runs at any image size.
+belongs to, without the training chains; it runs at any image size. A separate-stage model
+is the stage-1 CNN's snapshot plus stage 2's (which holds only the CRF layer).
 
     .venv/bin/python tools/export_model.py runs/default/snapshots/joint_iter_1000.caffemodel \\
         --out joint.caffemodel
+    .venv/bin/python tools/export_model.py snapshots/cnn_iter_2000.caffemodel \\
+        snapshots/separate_iter_3000.caffemodel --out separate.caffemodel
     .venv/bin/python tools/eval.py --model prototxt/deploy_crf.prototxt --weights joint.caffemodel \\
         --data datasets/other-size/test.txt --inference gibbs
 
@@ -18,13 +21,15 @@ from nets.export import export_model
 
 def main(argv=None):
     p = cli.Parser(__doc__)
-    p.add_argument("snapshot", type=cli.existing_file, help="a training .caffemodel (a stage's snapshot)")
+    p.add_argument("snapshot", type=cli.existing_file, nargs="+",
+                   help="a training .caffemodel (a stage's snapshot), or several holding different layers")
     p.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write")
     args = p.parse_args(argv)
 
     def work():
         size = export_model(args.snapshot, args.out)
-        print(f"{args.out} ({size / 2**20:.2f} MiB; snapshot {args.snapshot.stat().st_size / 2**20:.2f} MiB)")
+        snapshots = sum(s.stat().st_size for s in args.snapshot)
+        print(f"{args.out} ({size / 2**20:.2f} MiB; snapshots {snapshots / 2**20:.2f} MiB)")
 
     return cli.run(p.prog, work)
 

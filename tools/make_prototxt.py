@@ -5,10 +5,12 @@
     .venv/bin/python tools/make_prototxt.py --out runs/small/prototxt --data datasets/small \\
         --num-images 200 --iters 300,200,200 --snapshots runs/small/snapshots
 
-Stages, each run from the repo root as `.venv/bin/caffe train -solver OUT/solver_X.prototxt`:
+Stages, each run from the repo root as `.venv/bin/caffe train -solver OUT/solver_X.prototxt`
+(each solver's first lines give its exact commands):
   solver_cnn       the CNN alone with a softmax loss
-  solver_separate  -weights <cnn snapshot>: the CNN frozen, the CRF loss learns theta
-  solver_joint     -weights <separate snapshot>: CNN and theta learned together
+  solver_separate  the CNN frozen: the CRF loss learns theta on the CNN's stored scores
+                   (tools/frozen_scores.py writes them first)
+  solver_joint     -weights <cnn snapshot>,<separate snapshot>: CNN and theta learned together
 Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn and deploy_crf. The defaults are the
 default scale's (experiments/scales.py); with them the output is the committed prototxt/.
 """
@@ -36,6 +38,9 @@ def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("--out", default="prototxt", help="folder to write (default prototxt)")
     p.add_argument("--data", default="datasets/default", help="dataset folder with train.txt")
+    p.add_argument("--scores", default="scores/default",
+                   help="folder of the stage-1 CNN's scores of the training images, stage 2's input "
+                        "(written by tools/frozen_scores.py)")
     p.add_argument("--num-images", type=cli.positive_int, default=default["num_images"],
                    help="training images in the dataset (default %(default)s)")
     p.add_argument("--height", type=cli.positive_int, default=default["height"])
@@ -49,7 +54,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def work():
-        paths = prototxt.write(args.out, data=args.data, num_images=args.num_images, height=args.height,
+        paths = prototxt.write(args.out, data=args.data, scores=args.scores, num_images=args.num_images, height=args.height,
                                width=args.width, batch_size=args.batch_size, edges=args.edges, seed=args.seed,
                                iters=args.iters, snapshots=args.snapshots)
         print("\n".join(str(path) for path in paths.values()))

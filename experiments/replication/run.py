@@ -11,9 +11,11 @@ from dataclasses import asdict
 
 import numpy as np
 
-from nets import prototxt
+from data import check_chain_indices
+from nets import crf, prototxt
 from nets.export import export_model
-from nets.prototxt import STAGES
+from nets.prototxt import STAGES, deploy_net
+from nets.scores import read_meta, write_scores
 
 from ..cli import BadInput
 from ..scales import net_options
@@ -38,21 +40,41 @@ def ensure_dataset(folder, scale, seed):
                       width=scale.width, seed=seed, workers=2, progress=True)
 
 
-def train(scale, net_dir, snapshots, models, logs):
-    """All three stages, each exported as a deploy model (models/STAGE.caffemodel) when done;
-    returns ({stage: model}, {stage: seconds, None if trained earlier})."""
-    exported, seconds = {}, {}
-    previous = None
+def train(scale, data_dir, out, logs):
+    """All three stages, each exported as a deploy model (out/models/STAGE.caffemodel) when done,
+    with the stage-1 CNN's scores of the training set written in between (out/scores, stage 2's
+    input); returns ({stage: model}, {stage: seconds, None if trained earlier})."""
+    net_dir, snapshots, models = out / "prototxt", out / "snapshots", out / "models"
     models.mkdir(parents=True, exist_ok=True)
+    final, seconds = {}, {}
     for stage, iters in zip(STAGES, scale.iters):
         started = time.perf_counter()
         reused = finished(snapshots, stage, iters)
-        previous = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots, logs / f"{stage}.log",
-                             weights=previous)
-        exported[stage] = models / f"{stage}.caffemodel"
-        export_model(previous, exported[stage])
+        if stage == "separate":
+            ensure_scores(final["cnn"], data_dir, out / "scores", scale)
+        if stage != "cnn":  # each training image its own chain (the layer itself cannot read the files)
+            check_chain_indices((out / "scores" if stage == "separate" else data_dir) / "train.txt", scale.train)
+        weights = [final["cnn"], final["separate"]] if stage == "joint" else None
+        final[stage] = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots,
+                                 logs / f"{stage}.log", weights=weights)
         seconds[stage] = None if reused else time.perf_counter() - started
+    exported = {stage: models / f"{stage}.caffemodel" for stage in STAGES}
+    for stage, parts in (("cnn", [final["cnn"]]), ("separate", [final["cnn"], final["separate"]]),
+                         ("joint", [final["joint"]])):
+        export_model(parts, exported[stage])
     return exported, seconds
+
+
+def ensure_scores(cnn_weights, data_dir, folder, scale):
+    """The frozen stage-1 CNN's scores of the training set, written unless already there."""
+    meta = read_meta(folder) if folder.exists() else None
+    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == scale.train:
+        return
+    from data import read_split
+
+    settings = crf.config(num_images=scale.train)
+    write_scores(deploy_net(False, scale.height, scale.width, settings), cnn_weights,
+                 read_split(data_dir / "train.txt"), folder)
 
 
 def record_settings(out, settings):
@@ -81,9 +103,9 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
     net_dir, snapshots, logs = out / "prototxt", out / "snapshots", out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ensure_dataset(data_dir, scale, seed)
-    prototxt.write(net_dir, data=data_dir, edges=edges, seed=seed, snapshots=snapshots,
+    prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=edges, seed=seed, snapshots=snapshots,
                    snapshot_every=scale.snapshot_every, **net_options(scale))
-    weights, stage_seconds = train(scale, net_dir, snapshots, out / "models", logs)
+    weights, stage_seconds = train(scale, data_dir, out, logs)
 
     started = time.perf_counter()
     test_txt = data_dir / "test.txt"

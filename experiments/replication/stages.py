@@ -71,7 +71,8 @@ def finished(snapshots, stage, max_iter):
 
 
 def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
-    """Train one stage unless it has finished; resume from its last usable snapshot pair.
+    """Train one stage unless it has finished; resume from its last usable snapshot pair, or
+    start from `weights` (a list of .caffemodels, each giving the layers it holds).
 
     Returns the final .caffemodel. Caffe's output goes to `log` (appended on resume).
     """
@@ -82,8 +83,8 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
     resume = resume_point(snapshots, stage)
     if resume is not None:
         command += ["-snapshot", str(resume)]
-    elif weights is not None:
-        command += ["-weights", str(weights)]
+    elif weights:
+        command += ["-weights", ",".join(str(w) for w in weights)]
     Path(snapshots).mkdir(parents=True, exist_ok=True)
     # Caffe's own log is the stage's record and our progress source, whatever this process set.
     env = {**os.environ, "GLOG_minloglevel": "0"}

@@ -1,0 +1,39 @@
+#!/usr/bin/env python
+"""Compute the stage-1 CNN's scores of every training image once, as the HDF5 shards stage 2
+(separate learning, solver_separate) reads in place of re-running the frozen CNN.
+
+    .venv/bin/python tools/frozen_scores.py --weights snapshots/cnn_iter_2000.caffemodel \\
+        --data datasets/default/train.txt --out scores/default
+
+An existing --out is replaced only when it is such a scores folder.
+"""
+import pathlib
+import sys
+
+from experiments import cli
+
+
+def main(argv=None):
+    p = cli.Parser(__doc__)
+    p.add_argument("--weights", type=cli.existing_file, required=True, help="the stage-1 CNN's .caffemodel")
+    p.add_argument("--data", type=cli.existing_file, required=True, help="the training split (train.txt or .h5)")
+    p.add_argument("--out", type=pathlib.Path, required=True, help="the scores folder to write")
+    p.add_argument("--batch-size", type=cli.positive_int, default=16)
+    args = p.parse_args(argv)
+
+    def work():
+        from data import read_split
+        from nets import crf
+        from nets.prototxt import deploy_net
+        from nets.scores import write_scores
+
+        split = read_split(args.data)
+        _, height, width = split["depth"].shape
+        deploy = deploy_net(False, height, width, crf.config(num_images=len(split["depth"])))
+        print(write_scores(deploy, args.weights, split, args.out, args.batch_size))
+
+    return cli.run(p.prog, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
