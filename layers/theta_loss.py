@@ -12,10 +12,10 @@ blob count and shapes match): blobs[0] = theta (C,L,L), zero at start; blobs[1] 
 store of valid random labellings that these layers never read. Give blobs[1]
 { lr_mult: 0 decay_mult: 0 }, as for GibbsCRFLoss.
 
-"potts": true keeps theta of the form w_c * I: theta's gradient is projected onto that set
-(sampler.learning.potts_project), so every Caffe solver keeps a Potts theta Potts (why:
-sampler/learning/potts.py). Forward refuses a theta that is not Potts (copied from an
-unconstrained model, say) rather than silently projecting it.
+"potts": true keeps theta of the form w_c * I (sampler/learning/potts.py says why this works):
+backward projects theta's gradient onto that set, and forward re-projects theta's data to undo
+the solver's rounding-level drift, after refusing a theta that is not Potts beyond rounding
+(copied from an unconstrained model, say) rather than silently projecting it.
 """
 import caffe
 import numpy as np
@@ -58,10 +58,8 @@ class ThetaLoss(caffe.Layer):
         scores = finite_scores(self.NAME, bottom[0])
         labels = integer_ids(self.NAME, "bottom[1] (label)", bottom[1].data[:, 0], self.p.num_labels)
         theta = self.blobs[0].data
-        problem = self.p.potts and sampler.learning.potts_violation(theta)
-        if problem:
-            raise BlobError(f"{self.NAME}: blobs[0] (theta) is not of the form w_c * I that \"potts\": true "
-                            f"keeps ({problem}); start from a zero theta or a Potts-trained one")
+        if self.p.potts:
+            keep_potts(self.NAME, theta)
         value, self.gradients = self.objective(scores, labels.astype(np.uint8), theta)
         self.pixels = labels.size
         top[0].data[...] = -value.sum() / self.pixels
@@ -76,3 +74,12 @@ class ThetaLoss(caffe.Layer):
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
         self.blobs[0].diff[...] += scale * d_theta
         self.blobs[1].diff[...] = 0
+
+
+def keep_potts(layer, theta):
+    """Project theta (C,L,L), in place, onto w_c * I after checking it is there up to rounding."""
+    problem = sampler.learning.potts_violation(theta)
+    if problem:
+        raise BlobError(f"{layer}: blobs[0] (theta) is not of the form w_c * I that \"potts\": true "
+                        f"keeps ({problem}); start from a zero theta or a Potts-trained one")
+    theta[...] = sampler.learning.potts_project(theta)

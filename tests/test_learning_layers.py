@@ -84,7 +84,7 @@ def test_loss_and_diffs_are_the_negated_objective_per_pixel(pycaffe, tmp_path, k
 
 
 @pytest.mark.parametrize("kind", LAYERS)
-def test_potts_projects_theta_diff_and_refuses_a_non_potts_theta(pycaffe, tmp_path, kind):
+def test_potts_projects_theta_diff_undoes_rounding_and_refuses_a_non_potts_theta(pycaffe, tmp_path, kind):
     net = make_net(pycaffe, tmp_path, kind, potts=True)
     scores, labels = feed(net, 3)
     theta = (np.array([0.5, -1.0, 2.0])[:, None, None] * np.eye(3)).astype(np.float32)
@@ -97,6 +97,10 @@ def test_potts_projects_theta_diff_and_refuses_a_non_potts_theta(pycaffe, tmp_pa
     assert sampler.learning.potts_violation(diff) is None
     assert np.allclose(diff, sampler.learning.potts_project(-d_theta / labels.size), atol=1e-7)
     assert np.abs(np.diagonal(diff, axis1=1, axis2=2)).min() > 1e-4
+    net.params["crf"][0].data[2, 1, 1] = np.nextafter(np.float32(2), np.float32(3))  # solver rounding
+    net.forward()
+    assert np.array_equal(net.params["crf"][0].data, sampler.learning.potts_project(net.params["crf"][0].data))
+    assert abs(net.params["crf"][0].data[2, 1, 1] - 2) < 1e-6
     net.params["crf"][0].data[1, 0, 2] = 0.25
     with pytest.raises(ValueError, match="blobs\\[0\\] \\(theta\\).*theta\\[1, 0, 2\\] = 0.25"):
         net.forward()

@@ -21,5 +21,12 @@ def test_violation_names_the_first_offending_class():
     theta[1, 0, 2] = 0.5
     assert potts_violation(theta) == "class 1 has theta[1, 0, 2] = 0.5 off the diagonal"
     theta[1, 0, 2] = 0
-    theta[2, 1, 1] = 1e-7
-    assert potts_violation(theta) == "class 2 has unequal diagonal entries 0..1e-07"
+    theta[2, 1, 1] = 1e-6  # rounding level: allowed
+    assert potts_violation(theta) is None
+    theta[2, 1, 1] = 1e-4
+    assert potts_violation(theta) == "class 2 has unequal diagonal entries 0..0.0001"
+    theta[0] *= 1e5  # the tolerance is relative for large weights
+    theta[0, 2, 2] *= 1 + 1e-6
+    assert potts_violation(theta[:1]) is None
+    theta[0, 2, 2] *= 1 + 1e-4
+    assert potts_violation(theta[:1]).startswith("class 0 has unequal diagonal entries")
