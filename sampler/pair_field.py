@@ -44,5 +44,8 @@ def theta_gradient(xp, g, q, overlap_list):
 
 
 def _contract(xp, a, b):
-    """sum over images and pixels of a (N, L, h, w) times b (N, L, h, w): (L, L)."""
-    return xp.tensordot(a, b, axes=([0, 2, 3], [0, 2, 3]))
+    """sum over images and pixels of a (N, L, h, w) times b (N, L, h, w): (L, L). One product per
+    image on contiguous copies: faster here than tensordot's single transposed copy of the batch."""
+    rows = a.shape[1]
+    return sum(xp.ascontiguousarray(a[k]).reshape(rows, -1) @ xp.ascontiguousarray(b[k]).reshape(rows, -1).T
+               for k in range(len(a)))

@@ -62,7 +62,9 @@ class UnrolledMeanField:
     def gradients(self):
         """(d_scores (N, L, H, W), d_theta (C, L, L)) of value.sum(), NumPy, in the chosen dtype."""
         xp, a = self.xp, self.damping
-        g = xp.where(self.onehot & (self.q >= self.floor), 1 / xp.maximum(self.q, self.floor), 0).astype(self.q.dtype)
+        # d/dq_T of sum log max(q_T(y), tiny): 1 / q_T at the labels, 0 where clamped
+        g = xp.where(self.onehot & (self.q >= self.floor), 1 / xp.maximum(self.q, self.floor), 0)
+        g = g.astype(self.q.dtype)
         d_unary = xp.zeros_like(self.unary)
         d_theta = xp.zeros_like(self.theta)
         for q_before, s in reversed(self.tape):
