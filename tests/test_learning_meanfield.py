@@ -99,9 +99,24 @@ def test_underflowing_marginals_give_a_finite_loss_and_gradients():
     ("iterations", 0, "iterations: expected an integer >= 1"),
     ("damping", 0.0, "damping: expected a number in \\(0, 1\\]"),
     ("damping", 1.5, "damping: expected a number in \\(0, 1\\]"),
+    ("damping", "0.5", "damping: expected a number in \\(0, 1\\]"),
     ("dtype", "float16", "dtype: expected one of"),
 ])
 def test_bad_settings_name_the_argument(key, value, message):
     scores, labels, theta = tiny(5)
     with pytest.raises(ValueError, match=message):
         UnrolledMeanField(scores, labels, theta, OFFSETS, **{key: value})
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif("cupy" not in sampler.available_backends(),
+                    reason=f"no GPU for the CuPy backend: {sampler.backends.cupy_backend.REASON}")
+@pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-4)])
+def test_cupy_arrays_give_the_numpy_results(dtype, tolerance):
+    scores, labels, theta = tiny(6, n=3, h=9, w=11)
+    runs = [UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=4, damping=0.6, backend=b, dtype=dtype)
+            for b in ("cupy", "numpy")]
+    assert np.allclose(runs[0].value, runs[1].value, rtol=tolerance)
+    assert np.abs(runs[0].marginals - runs[1].marginals).max() < tolerance
+    for gpu, cpu in zip(runs[0].gradients(), runs[1].gradients()):
+        assert isinstance(gpu, np.ndarray) and np.abs(gpu - cpu).max() < tolerance * np.abs(cpu).max()

@@ -6,6 +6,10 @@ the training setting, with the ratio to one sampler.sweep measured in the same r
     python tools/bench_learning.py                  # L=20, sparse:1,2,4,8,16,32, batch 8, 120x160
     python tools/bench_learning.py --quick          # 30x40, 1 repeat: a smoke run
     python tools/bench_learning.py --iterations 3 --iterations 10
+    python tools/bench_learning.py --threads 1      # Numba and BLAS on one core each
+
+On a machine shared with other jobs, multithreaded OpenBLAS can stall waiting for a descheduled
+thread (we saw the same products take 0.2 s to 4.6 s); --threads 1 gives steadier ratios.
 """
 import argparse
 import json
@@ -39,8 +43,11 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--iterations", type=int, action="append", help="MeanFieldLoss T (repeatable; default 5, 10)")
     p.add_argument("--repeats", type=int, default=3, help="timed steps per row (median reported)")
+    p.add_argument("--threads", type=int, help="Numba and BLAS threads (default: their defaults)")
     p.add_argument("--quick", action="store_true", help="30x40 images, 1 repeat, T = 2")
     args = p.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be positive")
     for name in ("labels", "height", "width", "batch", "repeats"):
         if getattr(args, name) < (2 if name == "labels" else 1):
             p.error(f"--{name} is too small")
@@ -111,9 +118,17 @@ def main(argv=None):
     os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
 
+    import numba
+    import threadpoolctl
+
     caffe.set_mode_cpu()
+    if args.threads:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+        threadpoolctl.threadpool_limits(args.threads, user_api="blas")
+    blas = max((p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"), default=None)
     print(f"batch {args.batch}, {args.height}x{args.width}, L={args.labels}, {len(args.offsets)} edge classes "
           f"({args.edges}); backend {sampler.backends.available_backends()[0]}; median of {args.repeats}; "
+          f"numba threads {numba.get_num_threads()}, BLAS threads {blas}; "
           f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     sweep = seconds_per_sweep(args)
     print(f"\n{'step':<34}{'forward s':>11}{'backward s':>12}{'total s':>10}{'x sweep':>9}")

@@ -7,10 +7,13 @@ q_t = (1 - a) q_{t-1} + a s_t (a: damping). Objective: sum_i log q_T,i(y_i), the
 softmax cross-entropy of the final marginals (equal to it when theta = 0, for any T).
 Backward, from g = d/dq_T: for t = T..1, dz = softmax'(s_t) (a g), u and theta collect dz and
 pair_field.theta_gradient(dz, q_{t-1}), and g <- (1 - a) g + field(dz) (the field is its own
-adjoint); finally u collects softmax'(q_0) g. Cost: the forward is T fields; the backward T
-fields and T theta gradients (each one more pair of products per class), about 2x the forward;
-memory: 2T + 1 arrays the size of the scores.
+adjoint); finally u collects softmax'(q_0) g. Cost: the forward is T fields (2C products of
+an L x L table with L x HW per image); the backward T fields and T theta gradients (the same
+number of multiply-adds again, as one larger product per image), 1.5-2.5x the forward's time in
+tools/bench_learning.py; memory: 2T + 1 arrays the size of the scores.
 """
+import numbers
+
 import numpy as np
 
 from .. import backends, checks, mean_field, pair_field
@@ -32,7 +35,7 @@ class UnrolledMeanField:
         n, num_labels, h, w = checked.shape
         labels = checks.labels(labels, (n, h, w), num_labels)
         self.iterations = checks.count(iterations, "iterations", 1)
-        if not 0 < damping <= 1:
+        if isinstance(damping, bool) or not isinstance(damping, numbers.Real) or not 0 < damping <= 1:
             raise ValueError(f"damping: expected a number in (0, 1], got {damping!r}")
         self.damping = float(damping)
         xp = self.xp = _array_module(backend)
