@@ -18,6 +18,11 @@ contrasts with learning. Normalising by each class's own row and column sums (no
 label frequencies) keeps a class whose offset leaves few edges consistent: zero PMI exactly
 when its pair table factorises, and all-zero theta for a class with no edges. The pseudo-count
 keeps label pairs never seen at an offset finite (log 0 would forbid them outright).
+
+Procedure (no gradient steps): unaries from the stage-1 CNN (softmax loss); theta =
+piecewise_tables(all training labels, the CRF's offsets, L), written into blobs[0] of the CRF
+layer of a model (pycaffe: net.params["crf"][0].data[...] = theta; net.save(path)), which a
+deploy net then uses as it uses a learned theta.
 """
 import numpy as np
 
