@@ -34,6 +34,17 @@ def _choice(*options):
     return check
 
 
+def _bool(value):
+    if not isinstance(value, bool):
+        return "true or false"
+
+
+def _fraction(value):
+    """A number in (0, 1] (NaN fails the comparison)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        return "a number in (0, 1]"
+
+
 def _edges(value):
     try:
         sampler.parse_edges(value)
@@ -61,6 +72,19 @@ INFER = {
     "burn_in": (20, _int(0)),
     "samples": (50, _int(1)),
     "iterations": (10, _int(1)),  # meanfield / icm only
+}
+
+
+# Theta restricted to w_c * I per class (sampler/learning/potts.py): the repulsion ablation.
+POTTS = {"potts": (False, _bool)}
+
+PSEUDO_LIKELIHOOD = {**MODEL, **POTTS}
+
+MEANFIELD_LOSS = {
+    **MODEL,
+    **POTTS,
+    "iterations": (10, _int(1)),
+    "damping": (0.5, _fraction),
 }
 
 

@@ -12,7 +12,9 @@ from layers import params
 
 NAME = "crf"
 DEFAULT_EDGES = "sparse:1,2,4,8,16,32"  # 24 classes: neighbours up to 32 px away
-LOSS = ("layers.crf_loss", "GibbsCRFLoss")
+LOSS = ("layers.crf_loss", "GibbsCRFLoss")  # maximum likelihood with persistent Gibbs chains
+PSEUDO_LIKELIHOOD = ("layers.pl_loss", "PseudoLikelihoodLoss")
+MEANFIELD = ("layers.meanfield_loss", "MeanFieldLoss")  # unrolled mean field, cross-entropy
 DEPLOY = ("layers.crf_infer", "CRFMarginals")
 
 
@@ -24,14 +26,14 @@ def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **e
 
 
 def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1):
-    """The training layer (GibbsCRFLoss unless `layer` names another (module, class)); to_scores
-    False: no gradient into the CNN at all. The offsets and the chain store are parameters the
-    solver must not touch."""
-    return L.Python(scores, label, index, name=NAME, loss_weight=loss_weight,
-                    propagate_down=[to_scores, False, False],
-                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0},
-                           {"lr_mult": 0, "decay_mult": 0},   # the offsets theta belongs to
-                           {"lr_mult": 0, "decay_mult": 0}],  # the chain store
+    """The training layer: GibbsCRFLoss unless `layer` names another (module, class); index None
+    for a layer that keeps no chains (PSEUDO_LIKELIHOOD, MEANFIELD). to_scores False: no gradient
+    into the CNN at all. The offsets and the chain store are parameters the solver must not touch."""
+    frozen = {"lr_mult": 0, "decay_mult": 0}
+    chains = [] if index is None else [index]
+    return L.Python(scores, label, *chains, name=NAME, loss_weight=loss_weight,
+                    propagate_down=[to_scores, False] + [False] * len(chains),
+                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0}, frozen] + [frozen] * len(chains),
                     python_param={"module": layer[0], "layer": layer[1], "param_str": json.dumps(settings)})
 
 
@@ -46,16 +48,20 @@ def deploy_layer(scores, settings):
                                                      "param_str": json.dumps(deploy_settings(settings))})
 
 
-def loss_net(shape, settings, **options):
-    """A NetSpec of Input blobs (scores (N, L, H, W), label (N, 1, H, W), index (N,)) feeding the
-    training layer (loss_layer's options): for tests, the audit and learning on stored scores."""
+def loss_net(shape, settings, *, chains=True, **options):
+    """A NetSpec of Input blobs (scores (N, L, H, W), label (N, 1, H, W) and, for a layer with
+    chains, index (N,)) feeding the training layer (loss_layer's options): for tests, the audit
+    and learning on stored scores."""
     import caffe
 
     n, num_labels, h, w = shape
     net = caffe.NetSpec()
-    net.scores, net.label, net.index = L.Input(
-        shape=[{"dim": [n, num_labels, h, w]}, {"dim": [n, 1, h, w]}, {"dim": [n]}], ntop=3)
-    net.loss = loss_layer(net.scores, net.label, net.index, settings, **options)
+    shapes = [{"dim": [n, num_labels, h, w]}, {"dim": [n, 1, h, w]}] + [{"dim": [n]}] * chains
+    tops = L.Input(shape=shapes, ntop=len(shapes))
+    net.scores, net.label = tops[:2]
+    if chains:
+        net.index = tops[2]
+    net.loss = loss_layer(net.scores, net.label, net.index if chains else None, settings, **options)
     return net
 
 

@@ -4,7 +4,7 @@ Conventions (shared/DESIGN.md): scores (N, L, H, W) float32, labels (N, H, W) ui
 theta (C, L, L) float32 with theta[c, y_i, y_{i+d_c}], offsets (C, 2) canonical,
 E(y) = sum_i u_i(y_i) + sum of pair terms, p(y) proportional to exp(E(y)).
 """
-from . import exact
+from . import exact, learning
 from .api import conditionals, energy, icm, marginals, meanfield, pair_counts, pseudo_log_likelihood, sweep
 from .backends import available_backends
 from .chains import ChainStore
@@ -13,4 +13,4 @@ from .offsets import parse_edges, sparse, window
 
 __all__ = ["window", "sparse", "parse_edges", "colouring", "colour_map", "sweep", "marginals",
            "conditionals", "pseudo_log_likelihood", "energy", "pair_counts", "icm", "meanfield",
-           "ChainStore", "exact", "available_backends"]
+           "ChainStore", "exact", "learning", "available_backends"]
