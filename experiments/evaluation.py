@@ -8,6 +8,7 @@ import pathlib
 import time
 
 import numpy as np
+from tqdm import tqdm
 
 from data import labels as label_set
 from data import metrics
@@ -129,6 +130,40 @@ def write_predictions(folder, preds):
     np.save(folder / "predictions.npy", preds)
     for i, p in enumerate(preds):
         Image.fromarray(label_set.colourise(p)).save(folder / f"{i:05d}.png")
+
+
+def unary_scores(weights, depth, batch_size=16):
+    """(N, L, H, W) float32 scores of a model's CNN (deploy_cnn) for depth (N, H, W)."""
+    import caffe
+
+    from nets import crf
+    from nets.prototxt import deploy_net
+
+    n, h, w = depth.shape
+    net = net_from_text(deploy_net(False, h, w, crf.config()), caffe.TEST)
+    load_weights(net, weights)
+    out = np.empty((n, label_set.NUM_LABELS, h, w), dtype=np.float32)
+    for start, scores in forward_batches(net, "scores", depth, batch_size, "scores", "CNN scores"):
+        out[start:start + len(scores)] = scores
+    return out
+
+
+def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50):
+    """Labels (N, H, W) of the CRF of a model (its theta, with the edge classes it was trained
+    with) on stored scores, by CRFMarginals' own inference: the max-marginal labelling for
+    "gibbs" and "meanfield", the ICM labelling for "icm"."""
+    from layers import params
+    from layers.crf_infer import infer
+    from nets.weights import crf_tables
+
+    theta, offsets = crf_tables(model)
+    p = params.parse(json.dumps({"num_labels": int(theta.shape[1]), "edges": offsets.tolist(), "method": method,
+                                 "burn_in": burn_in, "samples": samples, "seed": seed, "iterations": iterations}),
+                     params.INFER, "evaluation")
+    labels = np.empty((len(scores),) + scores.shape[2:], dtype=np.uint8)
+    for first in tqdm(range(0, len(scores), batch_size), desc=f"CRF {method}", unit="batch"):
+        labels[first:first + batch_size] = infer(scores[first:first + batch_size], theta, p).argmax(axis=1)
+    return labels
 
 
 def report_lines(report):

@@ -59,3 +59,13 @@ def load_weights(net, path):
     """check_weights, then Caffe's copy."""
     check_weights(net, path)
     net.copy_from(str(path))
+
+
+def crf_tables(path):
+    """(theta (C, L, L), offsets (C, 2) int64) of the CRF layer of a model: what it was trained with."""
+    layers = {layer.name: layer for layer in read_netparameter(path).layer if layer.blobs}
+    if NAME not in layers or len(layers[NAME].blobs) < MODEL_BLOBS:
+        raise ModelError(f"{path}: has no CRF layer '{NAME}' with theta and offsets (layers with weights: "
+                         f"{sorted(layers)})")
+    theta, offsets = (blob_array(b) for b in layers[NAME].blobs[:MODEL_BLOBS])
+    return theta, offsets.astype(np.int64)

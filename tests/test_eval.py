@@ -54,6 +54,23 @@ def test_bootstrap_interval_covers_estimate_and_shrinks_with_images():
 
 
 # A deploy "net" whose scores ignore the depth: a 1x1 convolution with zero weights and a
+def test_score_splits_body_pixels_by_depth_reading_and_counts_mirror_swaps():
+    from data.labels import MIRROR, NAMES
+    from experiments.evaluation import score
+
+    arm_l, arm_r, head = NAMES.index("arm0L"), NAMES.index("arm0R"), NAMES.index("head")
+    assert MIRROR[arm_l] == arm_r
+    truth = np.array([[[arm_l, arm_l, head, BG], [head, arm_r, BG, BG]]])
+    preds = np.array([[[arm_r, arm_l, head, BG], [BG, arm_r, BG, head]]])
+    depth = np.array([[[2.0, 6.0, 6.0, 6.0], [2.5, 3.0, 6.0, 6.0]]], np.float32)  # 6 m: no reading
+    r = score(truth, preds, depth)
+    assert r["part_accuracy"] == pytest.approx(3 / 5)
+    assert (r["part_pixels_valid_depth"], r["part_pixels_dropped_depth"]) == (3, 2)
+    assert r["part_accuracy_valid_depth"] == pytest.approx(1 / 3)  # arm_l -> arm_r wrong, head -> BG wrong
+    assert r["part_accuracy_dropped_depth"] == pytest.approx(2 / 2)
+    assert r["left_right_swaps"] == pytest.approx(1 / 5)
+
+
 # bias that makes label 0 (head) win everywhere, so every figure follows from the truth alone.
 NET = textwrap.dedent('''
     name: "constant"

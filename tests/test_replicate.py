@@ -8,7 +8,7 @@ import pytest
 from conftest import REPO
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
-ROWS = ("cnn", "separate", "joint", "meanfield", "icm", "joint_cnn")
+ROWS = ("forest", "cnn", "separate", "joint", "meanfield", "icm", "joint_cnn")
 
 
 def replicate(out, data, *extra):
@@ -34,6 +34,9 @@ def test_report_has_every_row_with_sane_numbers(tiny_run):
         assert 0 <= lo <= r["part_accuracy"] <= hi <= 1, key
         assert 0 < r["pixel_accuracy"] <= 1 and 0 <= r["mean_iou"] <= 1
         assert len(r["per_class_accuracy"]) == 20
+        valid, dropped = r["part_pixels_valid_depth"], r["part_pixels_dropped_depth"]
+        assert dropped > 0 and r["part_accuracy"] == pytest.approx(
+            (r["part_accuracy_valid_depth"] * valid + r["part_accuracy_dropped_depth"] * dropped) / (valid + dropped))
     # A CNN trained for a minute on 48 images still beats chance (1/19) on body parts.
     assert report["results"]["cnn"]["part_accuracy"] > 0.1
     for gain in report["gains"].values():
@@ -57,7 +60,7 @@ def test_rerun_keeps_finished_stages(tiny_run):
     assert run.returncode == 0, run.stderr[-3000:]
     assert {s: (out / "logs" / f"{s}.log").stat().st_size for s in logs} == logs
     assert json.loads((out / "report.json").read_text())["stage_seconds"] == dict.fromkeys(logs)
-    assert "| cnn | trained by an earlier run |" in (out / "report.md").read_text()
+    assert "| training stage cnn | trained by an earlier run |" in (out / "report.md").read_text()
     # Finished stages keep only their final snapshot.
     assert sorted(p.name for p in (out / "snapshots").glob("joint_*")) == [
         "joint_iter_60.caffemodel", "joint_iter_60.solverstate"]

@@ -1,24 +1,42 @@
-"""The rows of the results table: which deploy net, which weights, which inference."""
+"""The rows of the results table, each scored on the test set by experiments.evaluation.score:
+the per-pixel forest, and each stage's model with an inference method. A model's CNN scores
+are computed once and shared by every row that uses that CNN (the stage-1 CNN serves the CNN
+and separate rows; the end-to-end CNN the four end-to-end rows)."""
+import time
 from pathlib import Path
 
-from ..evaluation import evaluate
+from ..evaluation import crf_labels, score, unary_scores, write_predictions
+from ..forest import predict_forest, train_forest
 
-# (row key, table label, deploy net, weights of stage, inference)
+# (row key, table label, the stage whose model it uses (None: the forest), inference)
 ROWS = (
-    ("cnn", "CNN alone (argmax of unaries)", "deploy_cnn", "cnn", "cnn"),
-    ("separate", "CNN+CRF separate, Gibbs max-marginals", "deploy_crf", "separate", "gibbs"),
-    ("joint", "CNN+CRF end-to-end, Gibbs max-marginals", "deploy_crf", "joint", "gibbs"),
-    ("meanfield", "end-to-end potentials, mean-field", "deploy_crf", "joint", "meanfield"),
-    ("icm", "end-to-end potentials, ICM (MAP-style)", "deploy_crf", "joint", "icm"),
+    ("forest", "Random forest on depth features (per pixel, Shotton et al. 2011)", None, None),
+    ("cnn", "CNN alone (argmax of unaries)", "cnn", "cnn"),
+    ("separate", "CNN+CRF separate, Gibbs max-marginals", "separate", "gibbs"),
+    ("joint", "CNN+CRF end-to-end, Gibbs max-marginals", "joint", "gibbs"),
+    ("meanfield", "end-to-end potentials, mean-field", "joint", "meanfield"),
+    ("icm", "end-to-end potentials, ICM (MAP-style)", "joint", "icm"),
     # Control: the end-to-end CNN without its CRF, so that a gain is not mistaken for the
     # effect of training the CNN longer.
-    ("joint_cnn", "end-to-end CNN alone (argmax, no CRF)", "deploy_cnn", "joint", "cnn"),
+    ("joint_cnn", "end-to-end CNN alone (argmax, no CRF)", "joint", "cnn"),
 )
+CNN_OF = {"cnn": "cnn", "separate": "cnn", "joint": "joint"}  # which stage's CNN a stage's model holds
 
 
-def evaluate_row(row, net_dir, weights, test_txt, scale, predictions_dir=None):
-    """evaluate()'s report for one row of ROWS (weights: {stage: .caffemodel})."""
-    key, _, net, stage, inference = row
-    return evaluate(Path(net_dir) / f"{net}.prototxt", weights[stage], test_txt, inference=inference,
-                    burn_in=scale.burn_in, samples=scale.samples,
-                    save_predictions=None if predictions_dir is None else Path(predictions_dir) / key)
+def evaluate_rows(models, train, test, scale, predictions_dir):
+    """{row key: score() report, with seconds}: models {stage: exported model}, train and test
+    splits ({"depth", "label"}); every row's predictions saved under predictions_dir/KEY."""
+    results, scores = {}, {}
+    for key, _, stage, inference in ROWS:
+        started = time.perf_counter()
+        if stage is None:
+            preds = predict_forest(train_forest(train["depth"], train["label"]), test["depth"])
+        else:
+            cnn = CNN_OF[stage]
+            if cnn not in scores:
+                scores[cnn] = unary_scores(models[cnn], test["depth"])
+            preds = (scores[cnn].argmax(axis=1).astype("uint8") if inference == "cnn" else
+                     crf_labels(scores[cnn], models[stage], inference, burn_in=scale.burn_in, samples=scale.samples))
+        results[key] = {**score(test["label"], preds, test["depth"]), "seconds": time.perf_counter() - started}
+        write_predictions(Path(predictions_dir) / key, preds)
+    return results

@@ -10,6 +10,8 @@ from .evaluation import ROWS
 
 # (gain key, better row, baseline row): the comparisons the paper argues for.
 GAINS = (
+    ("cnn_vs_forest", "cnn", "forest"),
+    ("joint_vs_forest", "joint", "forest"),
     ("joint_vs_cnn", "joint", "cnn"),
     ("separate_vs_cnn", "separate", "cnn"),
     ("joint_vs_separate", "joint", "separate"),
@@ -39,13 +41,16 @@ def build(results, settings, stage_seconds, eval_seconds):
 
 def table(report):
     """The results table as Markdown."""
-    lines = ["| method | body-part accuracy (95% CI) | pixel acc. | mean class acc. | mean IoU |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| method | body-part accuracy (95% CI) | on body pixels with depth | on dropped-depth body pixels "
+             "| left/right swaps | pixel acc. | mean class acc. | mean IoU |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, label, *_ in ROWS:
         r = report["results"][key]
         lo, hi = r["part_accuracy_ci"]
         lines.append(f"| {label} | **{r['part_accuracy']:.4f}** ({lo:.4f}-{hi:.4f}) | "
-                     f"{r['pixel_accuracy']:.4f} | {r['mean_class_accuracy']:.4f} | {r['mean_iou']:.4f} |")
+                     f"{r['part_accuracy_valid_depth']:.4f} | {r['part_accuracy_dropped_depth']:.4f} | "
+                     f"{r['left_right_swaps']:.4f} | {r['pixel_accuracy']:.4f} | {r['mean_class_accuracy']:.4f} | "
+                     f"{r['mean_iou']:.4f} |")
     return "\n".join(lines)
 
 
@@ -60,13 +65,17 @@ def gains_table(report):
 
 def markdown(report, figures):
     s = report["settings"]
-    times = "\n".join(f"| {stage} | {'trained by an earlier run' if sec is None else f'{sec / 60:.1f} min'} |"
+    times = "\n".join(f"| training stage {stage} | "
+                      f"{'trained by an earlier run' if sec is None else f'{sec / 60:.1f} min'} |"
                       for stage, sec in report["stage_seconds"].items())
+    rows = "\n".join(f"| evaluation row {key} | {r['seconds'] / 60:.1f} min |" for key, r in report["results"].items())
     pictures = "\n\n".join(f"![{name}]({path})" for name, path in figures.items())
     return f"""# Replication run: scale `{s['scale']}`
 
 {s['train']} training / {s['test']} test images at {s['width']}x{s['height']}; metric: per-pixel
-accuracy over body-part pixels (background excluded), 95% bootstrap intervals over test images.
+accuracy over body-part pixels (background excluded), 95% bootstrap intervals over test images;
+the same accuracy on body pixels with a depth reading and on those the sensor dropped (they read
+the background's depth), and the share of body pixels labelled as their mirror part.
 
 ## Results
 
@@ -87,6 +96,7 @@ accuracy over body-part pixels (background excluded), 95% bootstrap intervals ov
 | stage | time |
 | --- | --- |
 {times}
+{rows}
 | evaluation (all rows) | {report['eval_seconds'] / 60:.1f} min |
 
 ## Pictures

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from data import check_chain_indices
+from data import check_chain_indices, read_split
 from nets import crf, prototxt
 from nets.export import export_model
 from nets.prototxt import STAGES, deploy_net
@@ -20,7 +20,7 @@ from nets.scores import read_meta, write_scores
 from ..cli import BadInput
 from ..scales import net_options
 from . import figures, report
-from .evaluation import ROWS, evaluate_row
+from .evaluation import evaluate_rows
 from .stages import finished, run_stage
 
 
@@ -108,9 +108,8 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
     weights, stage_seconds = train(scale, data_dir, out, logs)
 
     started = time.perf_counter()
-    test_txt = data_dir / "test.txt"
-    results = {row[0]: evaluate_row(row, net_dir, weights, test_txt, scale, out / "predictions")
-               for row in ROWS}
+    results = evaluate_rows(weights, read_split(data_dir / "train.txt"), read_split(data_dir / "test.txt"), scale,
+                            out / "predictions")
     eval_seconds = time.perf_counter() - started
 
     rep = report.build(results, {**settings, "weights": {k: str(v) for k, v in weights.items()}},
@@ -123,11 +122,10 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
 
 def draw_figures(out, data_dir, scale, weights, logs):
     """{title: path relative to the report} of the pictures."""
-    from data import read_split
-
     test = read_split(data_dir / "test.txt")
     preds = {title: np.load(out / "predictions" / key / "predictions.npy")
-             for key, title in (("cnn", "CNN alone"), ("separate", "separate"), ("joint", "end-to-end"))}
+             for key, title in (("forest", "forest"), ("cnn", "CNN alone"), ("separate", "separate"),
+                                ("joint", "end-to-end"))}
     figures.comparison_sheet(test["depth"], test["label"], preds, out / "fig1.png", scale.figure_images)
     for stage in ("separate", "joint"):
         figures.theta_maps(weights[stage], out / f"theta_{stage}.png", f"learned theta, {stage} learning")
