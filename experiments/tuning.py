@@ -1,102 +1,117 @@
-"""Choosing the separate stage's (stage 2's) learning rate on held-out data, quickly.
+"""Choosing a stage's learning rate on a validation set (never the test set).
 
-Stage 2 keeps the CNN frozen, so its scores are computed once; then the real training CRF
-layer learns theta under Caffe's Adam solver exactly as in solver_separate (same batch size,
-chains, seed), only without re-running the frozen CNN every iteration. Each learning rate is
-scored by the Gibbs max-marginal body-part accuracy on a validation set generated with another
-seed (never the test set).
+Each candidate rate trains the stage exactly as the replication run does (the same nets,
+`caffe train`, the same starting weights: the run's earlier stages), in a folder of its own;
+its exported model is scored on a validation set that the generator draws with another seed
+(200 images, the test split of DATA-val), through the same evaluation code as tools/eval.py:
+the CNN's argmax for stage 1, Gibbs max-marginals for the CRF stages. The record (JSON) keeps
+every candidate's figures and the chosen rate; nets/prototxt.py cites the records in
+nets/tuning/.
 """
+import json
 import os
-
-import numpy as np
-from tqdm import tqdm
+import time
+from pathlib import Path
 
 import data
-import sampler
-from data import labels as label_set
-from data import metrics
-from nets import crf
-from nets.prototxt import deploy_net, solver
-from nets.runtime import forward_batches, net_from_text, temp_prototxt
+
+from .cli import BadInput
+from .evaluation import crf_labels, score, unary_scores
+from .replication.stages import run_stage, snapshot_path
+from .scales import SCALES, net_options
+
+KIND = "learning-rate tuning"
+VAL_IMAGES, VAL_SEED = 200, 7
 
 
-def frozen_scores(weights, depth, settings):
-    """(N, L, H, W) float32 scores of the stage-1 CNN (deploy_cnn) for depth (N, H, W)."""
-    import caffe
-
-    n, h, w = depth.shape
-    net = net_from_text(deploy_net(False, h, w, settings), caffe.TEST)
-    net.copy_from(str(weights))
-    out = np.empty((n, settings["num_labels"], h, w), dtype=np.float32)
-    for start, scores in forward_batches(net, "scores", depth, 16, "scores", "frozen CNN scores"):
-        out[start:start + len(scores)] = scores
-    return out
-
-
-def stage2_solver(lr, settings, batch_size, shape, iters):
-    """Caffe's Adam solver over Input(scores, label, index) -> the training CRF layer,
-    solver_separate's settings with base_lr = lr."""
-    import caffe
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-
-    net = str(crf.loss_net((batch_size,) + tuple(shape), settings, to_scores=False).to_proto())
-    params = caffe_pb2.SolverParameter()
-    with temp_prototxt(net) as net_path:
-        text_format.Merge(solver("separate", net_path, iters, "unused"), params)
-        params.base_lr = lr
-        params.snapshot = 0  # nothing to keep: the accuracies are the result
-        with temp_prototxt(text_format.MessageToString(params)) as path:
-            return caffe.get_solver(path)
-
-
-def validation_accuracy(scores, truth, theta, offsets, burn_in, samples):
-    """Body-part accuracy of the Gibbs max-marginal labelling of the validation scores."""
-    preds = np.concatenate([
-        sampler.marginals(scores[s:s + 50], theta, offsets, burn_in=burn_in, samples=samples).argmax(axis=1)
-        for s in range(0, len(scores), 50)])
-    correct, total = metrics.per_image_part_counts(truth, preds, label_set.BACKGROUND)
-    return float(correct.sum() / total.sum())
-
-
-def ensure_validation_set(folder, images, seed, height, width):
-    """The validation split (a dataset folder's test split), generated when missing."""
+def validation_set(data_dir, height, width, images=VAL_IMAGES, seed=VAL_SEED):
+    """The validation split: the test split of DATA-val, drawn with another seed, generated when missing."""
+    folder = data_dir.with_name(data_dir.name + "-val")
     if not (folder / "test.txt").is_file():
         data.make_dataset(folder, train=1, test=images, height=height, width=width, seed=seed,
                           workers=os.cpu_count(), progress=True)
-    return data.read_split(folder / "test.txt")
+    return folder, data.read_split(folder / "test.txt")
 
 
-def tune(cnn_weights, data_dir, val_dir, rates, *, iters, eval_every, batch_size, edges, burn_in, samples,
-         val_images, val_seed):
-    """{"cnn": accuracy of the CNN alone, "<lr>": [[iteration, accuracy], ...] per rate}."""
-    train = data.read_split(data_dir / "train.txt")
-    _, h, w = train["depth"].shape
-    val = ensure_validation_set(val_dir, val_images, val_seed, h, w)
-    num_images = len(train["depth"])
-    settings = crf.config(edges, num_images, seed=0)
-    offsets = sampler.parse_edges(edges)
-    train_scores = frozen_scores(cnn_weights, train["depth"], settings)
-    val_scores = frozen_scores(cnn_weights, val["depth"], settings)
-    cnn = metrics.per_image_part_counts(val["label"], val_scores.argmax(axis=1), label_set.BACKGROUND)
-    results = {"cnn": float(cnn[0].sum() / cnn[1].sum())}
-    print(f"validation body-part accuracy, CNN alone: {results['cnn']:.4f}")
-    every = eval_every or iters
-    order = np.random.default_rng(0)
+def run_settings(run):
+    """The settings.json of a replication run folder (its scale, data, edges, seed)."""
+    path = Path(run) / "settings.json"
+    if not path.is_file():
+        raise BadInput(f"{run}: not a replication run folder (no settings.json); run tools/replicate.py first")
+    return json.loads(path.read_text())
+
+
+def earlier_stage(run, stage, scale):
+    """The final snapshot of an earlier stage of the run, which must have finished."""
+    index = ("cnn", "separate", "joint").index(stage)
+    path = snapshot_path(Path(run) / "snapshots", stage, scale.iters[index])
+    if not path.is_file():
+        raise BadInput(f"{run}: stage {stage} has not finished ({path.name} is missing); run tools/replicate.py")
+    return path
+
+
+def train_candidate(stage, lr, run, settings, scale, folder):
+    """Train the stage with base_lr = lr into `folder`; returns (exported model, seconds)."""
+    from nets import prototxt
+    from nets.export import export_model
+
+    run = Path(run)
+    prototxt.write(folder / "prototxt", data=settings["data"], scores=run / "scores", edges=settings["edges"],
+                   seed=settings["seed"], snapshots=folder / "snapshots", snapshot_every=scale.snapshot_every,
+                   base_lr={stage: lr}, **net_options(scale))
+    cnn = earlier_stage(run, "cnn", scale) if stage != "cnn" else None
+    start = [cnn, earlier_stage(run, "separate", scale)] if stage == "joint" else None
+    if stage != "cnn":  # each training image its own chain (the layer cannot read the source itself)
+        data.check_chain_indices((run / "scores" if stage == "separate" else Path(settings["data"])) / "train.txt",
+                                 scale.train)
+    started = time.perf_counter()
+    final = run_stage(stage, folder / "prototxt" / f"solver_{stage}.prototxt",
+                      scale.iters[("cnn", "separate", "joint").index(stage)], folder / "snapshots",
+                      folder / f"{stage}.log", weights=start)
+    seconds = time.perf_counter() - started
+    model = folder / "model.caffemodel"
+    export_model([cnn, final] if stage == "separate" else [final], model)
+    return model, seconds
+
+
+def validation_accuracy(stage, model, cnn_model, val, scale):
+    """score() of a candidate's model on the validation split."""
+    scores = unary_scores(cnn_model if stage == "separate" else model, val["depth"])
+    preds = (scores.argmax(axis=1).astype("uint8") if stage == "cnn" else
+             crf_labels(scores, model, "gibbs", burn_in=scale.burn_in, samples=scale.samples))
+    return score(val["label"], preds, val["depth"])
+
+
+def tune(stage, rates, run, work):
+    """The record of trying each rate for the stage, on top of the run's earlier stages."""
+    settings = run_settings(run)
+    scale = SCALES[settings["scale"]]
+    val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
+    cnn_model = Path(run) / "models" / "cnn.caffemodel"
+    candidates = {}
     for lr in rates:
-        solver_ = stage2_solver(lr, settings, batch_size, train_scores.shape[1:], iters)
-        blobs, curve = solver_.net.blobs, []
-        picks = np.concatenate([order.permutation(num_images) for _ in range(iters * batch_size // num_images + 1)])
-        for it in tqdm(range(iters), desc=f"lr {lr:g}", unit="it"):
-            idx = picks[it * batch_size:(it + 1) * batch_size]
-            blobs["scores"].data[...] = train_scores[idx]
-            blobs["label"].data[...] = train["label"][idx, None]
-            blobs["index"].data[...] = idx
-            solver_.step(1)
-            if (it + 1) % every == 0 or it + 1 == iters:
-                theta = solver_.net.params[crf.NAME][0].data.copy()
-                curve.append([it + 1, validation_accuracy(val_scores, val["label"], theta, offsets, burn_in, samples)])
-                tqdm.write(f"lr {lr:g} iteration {it + 1}: Gibbs {curve[-1][1]:.4f}, "
-                           f"max |theta| {np.abs(theta).max():.2f}")
-        results[f"{lr:g}"] = curve
-    return results
+        model, seconds = train_candidate(stage, lr, run, settings, scale, Path(work) / f"{stage}-lr{lr:g}")
+        r = validation_accuracy(stage, model, cnn_model, val, scale)
+        candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
+                                 "seconds": round(seconds, 1)}
+        print(f"stage {stage}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
+    chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
+    return {"kind": KIND, "stage": stage, "scale": settings["scale"], "run": str(run),
+            "iterations": scale.iters[("cnn", "separate", "joint").index(stage)], "batch_size": scale.batch_size,
+            "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
+            "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",
+            "candidates": candidates, "chosen": chosen, "date": time.strftime("%Y-%m-%d")}
+
+
+def write_record(record, path):
+    """Write the record, replacing only a record this tool wrote."""
+    path = Path(path)
+    if path.exists():
+        try:
+            ours = json.loads(path.read_text()).get("kind") == KIND
+        except (ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise BadInput(f"{path}: exists and is not a tuning record; not replacing it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")

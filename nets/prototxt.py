@@ -74,11 +74,12 @@ def deploy_net(with_crf, height, width, settings):
     return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
 
 
-def solver(stage, net, iterations, snapshots, snapshot_every=None):
+def solver(stage, net, iterations, snapshots, snapshot_every=None, base_lr=None):
+    """The stage's Adam solver; base_lr None: the stage's chosen rate (LEARNING)."""
     s = caffe_pb2.SolverParameter()
     s.net = net
     s.type = "Adam"
-    s.base_lr = LEARNING[stage]["base_lr"]
+    s.base_lr = LEARNING[stage]["base_lr"] if base_lr is None else base_lr
     s.lr_policy = "fixed"
     s.momentum, s.momentum2, s.delta = 0.9, 0.999, 1e-8
     s.weight_decay = 1e-4
@@ -102,15 +103,16 @@ def stage_commands(net_dir, data, scores, snapshots, iters):
 
 
 def render(*, data, scores, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
-           snapshot_every=None):
+           snapshot_every=None, base_lr=None):
     """{file name: text} of the 3 train nets, 3 solvers and 2 deploy nets.
 
     data: dataset folder holding train.txt; scores: the folder of the stage-1 CNN's scores of
     its training images (stage 2 reads them); num_images: the number of training images (the
     chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
     folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
-    snapshot_every: iterations between snapshots (default: only the final one). Paths are
-    written as given (relative ones are relative to where `caffe train` runs).
+    snapshot_every: iterations between snapshots (default: only the final one); base_lr: {stage:
+    rate} replacing the chosen ones (for tuning). Paths are written as given (relative ones are
+    relative to where `caffe train` runs).
     """
     settings = crf.config(edges, num_images, seed=seed)
     commands = stage_commands(net_dir, data, scores, snapshots, iters)
@@ -120,7 +122,7 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
         steps = "".join(f"# {c}\n" for c in commands[stage])
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
                                              + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
-                                                      snapshot_every))
+                                                      snapshot_every, (base_lr or {}).get(stage)))
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
     return {name: HEADER + text for name, text in files.items()}

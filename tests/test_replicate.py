@@ -107,3 +107,41 @@ def test_a_folder_that_holds_no_run_is_refused(tmp_path):
     run = replicate(tmp_path, tmp_path / "data")
     assert run.returncode == 2 and "holds no run" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
+
+
+@pytest.mark.parametrize("height, width", [(97, 131), (72, 56)])
+def test_the_exported_model_deploys_at_other_image_sizes(tiny_run, tmp_path, height, width):
+    """Trained at 64x48; the fully convolutional CNN and translation-invariant tables run anywhere."""
+    import data
+
+    data.make_dataset(tmp_path / "other", train=1, test=3, height=height, width=width, seed=5)
+    out = tiny_run / "run"
+    for net, inference in (("deploy_crf", "gibbs"), ("deploy_crf", "icm"), ("deploy_cnn", "cnn")):
+        run = subprocess.run([sys.executable, str(REPO / "tools" / "eval.py"), "--model",
+                              str(out / "prototxt" / f"{net}.prototxt"), "--weights", str(out / "models" / "joint.caffemodel"),
+                              "--data", str(tmp_path / "other" / "test.txt"), "--inference", inference,
+                              "--burn-in", "2", "--samples", "3", "--json", str(tmp_path / "eval.json")],
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-2000:]
+        report = json.loads((tmp_path / "eval.json").read_text())
+        assert report["images"] == 3 and 0 <= report["part_accuracy"] <= 1
+        assert sum(map(sum, report["confusion"])) == 3 * height * width
+
+
+def test_tune_scores_each_rate_on_the_validation_set_and_records_the_best(tiny_run, tmp_path):
+    record = tmp_path / "separate.json"
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "separate", "--lr", "0.001",
+                          "--lr", "0.01", "--run", str(tiny_run / "run"), "--work", str(tmp_path / "work"),
+                          "--record", str(record)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(record.read_text())
+    assert set(result["candidates"]) == {"0.001", "0.01"} and result["stage"] == "separate"
+    best = max(c["part_accuracy"] for c in result["candidates"].values())
+    assert result["candidates"][result["chosen"]]["part_accuracy"] == best and 0 < best <= 1
+    assert result["validation"]["seed"] != json.loads((tiny_run / "run" / "settings.json").read_text())["seed"]
+    assert (tiny_run / "data-val" / "test.h5").is_file()  # generated beside the data, not the test split
+    (tmp_path / "mine.json").write_text("{}")
+    again = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "separate", "--lr", "0.001",
+                            "--run", str(tiny_run / "run"), "--work", str(tmp_path / "work"),
+                            "--record", str(tmp_path / "mine.json")], capture_output=True, text=True)
+    assert again.returncode == 2 and "not a tuning record" in again.stderr and (tmp_path / "mine.json").read_text() == "{}"

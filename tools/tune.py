@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Choose a training stage's learning rate on a validation set, never the test set.
+
+Each candidate trains the stage as the replication run does (same nets, `caffe train`, the run's
+earlier stages as its start) and is scored on a validation set generated with another seed,
+through the same evaluation as tools/eval.py. The record (JSON) is what nets/prototxt.py cites.
+
+    .venv/bin/python tools/tune.py --stage cnn --lr 5e-4 --lr 1e-3 --lr 2e-3 --run runs/default
+    .venv/bin/python tools/tune.py --stage separate --lr 1e-3 --lr 3e-3 --run runs/default
+    .venv/bin/python tools/tune.py --stage joint --lr 2e-6 --lr 5e-6 --run runs/default
+
+--run is a finished (or, for later stages, partly finished) replication run: it gives the scale,
+the data, the edge classes and the earlier stages' snapshots.
+"""
+import os
+import pathlib
+import sys
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+from experiments import cli  # noqa: E402
+
+
+def main(argv=None):
+    p = cli.Parser(__doc__)
+    p.add_argument("--stage", choices=("cnn", "separate", "joint"), required=True)
+    p.add_argument("--lr", type=cli.positive_float, action="append", required=True,
+                   help="a base_lr to try (repeatable)")
+    p.add_argument("--run", type=pathlib.Path, default=pathlib.Path("runs/default"),
+                   help="replication run folder (default runs/default)")
+    p.add_argument("--work", type=pathlib.Path, help="folder for the candidates' training (default RUN-tune)")
+    p.add_argument("--record", type=pathlib.Path, help="JSON record to write (default nets/tuning/STAGE.json)")
+    args = p.parse_args(argv)
+
+    def work():
+        from experiments.tuning import tune, write_record
+
+        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"))
+        path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{args.stage}.json"
+        write_record(record, path)
+        best = record["candidates"][record["chosen"]]
+        print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "
+              f"record {path}")
+
+    return cli.run(p.prog, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
