@@ -45,8 +45,8 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import (BlobError, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
-                    onehot_difference, scores_shape, warn_beyond)
+from .blobs import (BlobError, Disagreement, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
+                    scores_shape, warn_beyond)
 from .errors import reports_errors
 
 NAME = "GibbsCRFLoss"
@@ -96,16 +96,15 @@ class GibbsCRFLoss(caffe.Layer):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
                                    step=steps + s, backend=p.backend, schedule=p.schedule)
         self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
-        self.truth_labels, self.sample = truth, labels
         self.counts = (sampler.pair_counts(labels, p.offsets, p.num_labels)
                        - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth)))
-        top[0].data[...] = (_unary_sum(scores, labels) - _unary_sum(scores, truth)
-                            + float(np.sum(theta * self.counts))) / truth.size
+        self.disagreement, self.pixels = Disagreement(labels, truth), truth.size
+        top[0].data[...] = (self.disagreement.unary_gap(scores) + float(np.sum(theta * self.counts))) / self.pixels
 
     def backward(self, top, propagate_down, bottom):
-        scale = float(top[0].diff) / self.truth_labels.size
+        scale = float(top[0].diff) / self.pixels
         if propagate_down[0]:
-            onehot_difference(bottom[0].diff, self.truth_labels, self.sample, scale)
+            self.disagreement.write_onehot(bottom[0].diff, scale)
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
         self.blobs[0].diff[...] += scale * self.counts
         self.blobs[1].diff[...] = 0
@@ -140,9 +139,3 @@ class GibbsCRFLoss(caffe.Layer):
         except ValueError as e:
             raise BlobError(f"{NAME}: blobs[{CHAINS}] (the chain store) was changed by the solver: {e}. In the "
                             f"prototxt give the layer's third param {{ lr_mult: 0 decay_mult: 0 }}") from None
-
-
-def _unary_sum(scores, labels):
-    """sum over the batch's pixels of scores[n, labels[n, y, x], y, x], in float64."""
-    picked = np.take_along_axis(scores, labels[:, None].astype(np.intp), axis=1)
-    return float(picked.sum(dtype=np.float64))
