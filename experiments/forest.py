@@ -8,6 +8,7 @@ the background depth.
 """
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from sklearn.ensemble import RandomForestClassifier
 from tqdm import tqdm
@@ -42,17 +43,30 @@ def sample_probes(rng, count, reach_m):
 
 def features(depth, rows, cols, probes, focal):
     """(n, F) float32 features of pixels (rows, cols) of one depth image (H, W)."""
+    u, v = (np.ascontiguousarray(p, dtype=np.float64) for p in probes)
+    return _features(np.ascontiguousarray(depth, dtype=np.float32), np.asarray(rows, np.int64),
+                     np.asarray(cols, np.int64), u, v, float(focal))
+
+
+@numba.njit(cache=True, parallel=True)
+def _features(depth, rows, cols, u, v, focal):
     h, w = depth.shape
-    scale = focal / depth[rows, cols]
+    out = np.empty((len(rows), len(u)), dtype=np.float32)
+    for k in numba.prange(len(rows)):
+        scale = focal / depth[rows[k], cols[k]]
+        for f in range(len(u)):
+            out[k, f] = (_probe(depth, rows[k] - u[f, 1] * scale, cols[k] + u[f, 0] * scale, h, w)
+                         - _probe(depth, rows[k] - v[f, 1] * scale, cols[k] + v[f, 0] * scale, h, w))
+    return out
 
-    def probe(offset):
-        r = np.rint(rows[:, None] - offset[None, :, 1] * scale[:, None]).astype(np.intp)
-        c = np.rint(cols[:, None] + offset[None, :, 0] * scale[:, None]).astype(np.intp)
-        inside = (r >= 0) & (r < h) & (c >= 0) & (c < w)
-        return np.where(inside, depth[r.clip(0, h - 1), c.clip(0, w - 1)], BACKGROUND_DEPTH)
 
-    u, v = probes
-    return (probe(u) - probe(v)).astype(np.float32)
+@numba.njit(cache=True)
+def _probe(depth, row, col, h, w):
+    """The depth at the nearest pixel of (row, col), or the background's outside the image."""
+    r, c = np.rint(row), np.rint(col)
+    if 0 <= r < h and 0 <= c < w:
+        return np.float64(depth[int(r), int(c)])
+    return BACKGROUND_DEPTH
 
 
 def training_pixels(label, rng, count):
