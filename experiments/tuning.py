@@ -18,16 +18,24 @@ from data import metrics
 from nets import crf
 from nets.prototxt import deploy_net, solver
 from nets.runtime import forward_batches, net_from_text, temp_prototxt
+from nets.weights import load_weights
+
+from .cli import BadInput
 
 
-def frozen_scores(weights, depth, settings):
-    """(N, L, H, W) float32 scores of the stage-1 CNN (deploy_cnn) for depth (N, H, W)."""
+def frozen_cnn(weights, height, width, settings):
+    """The stage-1 CNN (deploy_cnn) with its weights, checked to cover it (nets.weights)."""
     import caffe
 
+    net = net_from_text(deploy_net(False, height, width, settings), caffe.TEST)
+    load_weights(net, weights)
+    return net
+
+
+def frozen_scores(net, depth):
+    """(N, L, H, W) float32 scores of the frozen CNN for depth (N, H, W)."""
     n, h, w = depth.shape
-    net = net_from_text(deploy_net(False, h, w, settings), caffe.TEST)
-    net.copy_from(str(weights))
-    out = np.empty((n, settings["num_labels"], h, w), dtype=np.float32)
+    out = np.empty((n, net.blobs["scores"].channels, h, w), dtype=np.float32)
     for start, scores in forward_batches(net, "scores", depth, 16, "scores", "frozen CNN scores"):
         out[start:start + len(scores)] = scores
     return out
@@ -71,13 +79,16 @@ def tune(cnn_weights, data_dir, val_dir, rates, *, iters, eval_every, batch_size
          val_images, val_seed):
     """{"cnn": accuracy of the CNN alone, "<lr>": [[iteration, accuracy], ...] per rate}."""
     train = data.read_split(data_dir / "train.txt")
-    _, h, w = train["depth"].shape
-    val = ensure_validation_set(val_dir, val_images, val_seed, h, w)
-    num_images = len(train["depth"])
+    num_images, h, w = train["depth"].shape
+    if batch_size > num_images:  # a batch would hold one image's chain twice
+        raise BadInput(f"--batch-size {batch_size} is more than the {num_images} training images of "
+                       f"{data_dir / 'train.txt'}")
     settings = crf.config(edges, num_images, seed=0)
     offsets = sampler.parse_edges(edges)
-    train_scores = frozen_scores(cnn_weights, train["depth"], settings)
-    val_scores = frozen_scores(cnn_weights, val["depth"], settings)
+    cnn_net = frozen_cnn(cnn_weights, h, w, settings)  # bad weights refused before a validation set is made
+    val = ensure_validation_set(val_dir, val_images, val_seed, h, w)
+    train_scores = frozen_scores(cnn_net, train["depth"])
+    val_scores = frozen_scores(cnn_net, val["depth"])
     cnn = metrics.per_image_part_counts(val["label"], val_scores.argmax(axis=1), label_set.BACKGROUND)
     results = {"cnn": float(cnn[0].sum() / cnn[1].sum())}
     print(f"validation body-part accuracy, CNN alone: {results['cnn']:.4f}")

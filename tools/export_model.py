@@ -9,7 +9,6 @@ belongs to, without the training chains; it runs at any image size.
 
 An existing --out is replaced only when it is a model this tool exported.
 """
-import pathlib
 import sys
 
 from experiments import cli
@@ -19,7 +18,7 @@ from nets.export import export_model
 def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("snapshot", type=cli.existing_file, help="a training .caffemodel (a stage's snapshot)")
-    p.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write")
+    p.add_argument("--out", type=cli.output_file, required=True, help="the model file to write")
     args = p.parse_args(argv)
 
     def work():

@@ -34,7 +34,7 @@ def iterations(text):
 def main(argv=None):
     default = net_options(SCALES["default"])
     p = cli.Parser(__doc__)
-    p.add_argument("--out", default="prototxt", help="folder to write (default prototxt)")
+    p.add_argument("--out", type=cli.output_folder, default="prototxt", help="folder to write (default prototxt)")
     p.add_argument("--data", default="datasets/default", help="dataset folder with train.txt")
     p.add_argument("--num-images", type=cli.positive_int, default=default["num_images"],
                    help="training images in the dataset (default %(default)s)")
@@ -47,6 +47,9 @@ def main(argv=None):
                    help="max_iter of the cnn,separate,joint stages (default %(default)s)")
     p.add_argument("--snapshots", default="snapshots", help="snapshot folder (default snapshots)")
     args = p.parse_args(argv)
+    if args.batch_size > args.num_images:
+        p.error(f"--batch-size {args.batch_size} is more than --num-images {args.num_images}: "
+                "a batch would hold one image's chain twice")
 
     def work():
         paths = prototxt.write(args.out, data=args.data, num_images=args.num_images, height=args.height,

@@ -11,15 +11,13 @@ with another seed (never the test set).
       --lr 2e-3 --lr 5e-3 --lr 2e-2 --iters 3000 --eval-every 750 --json tune.json
 """
 import json
-import os
 import pathlib
 import sys
 
-os.environ.setdefault("GLOG_minloglevel", "2")
-from experiments import cli  # noqa: E402
-from experiments.scales import SCALES  # noqa: E402
-from experiments.tuning import tune  # noqa: E402
-from nets.crf import DEFAULT_EDGES  # noqa: E402
+from experiments import cli
+from experiments.scales import SCALES
+from experiments.tuning import tune
+from nets.crf import DEFAULT_EDGES
 
 
 def main(argv=None):
@@ -27,7 +25,7 @@ def main(argv=None):
     p.add_argument("--cnn-weights", type=cli.existing_file, required=True, help="stage 1 .caffemodel")
     p.add_argument("--data", type=pathlib.Path, default=pathlib.Path("datasets/default"),
                    help="dataset folder whose train.txt stage 2 learns from (default datasets/default)")
-    p.add_argument("--val", type=pathlib.Path, default=None,
+    p.add_argument("--val", type=cli.output_folder, default=None,
                    help="validation dataset folder (its test split is used); generated if missing "
                         "(default: DATA-val)")
     p.add_argument("--val-images", type=cli.positive_int, default=200)
@@ -39,7 +37,7 @@ def main(argv=None):
     p.add_argument("--edges", type=cli.edges, default=DEFAULT_EDGES)
     p.add_argument("--burn-in", type=cli.non_negative_int, default=SCALES["default"].burn_in)
     p.add_argument("--samples", type=cli.positive_int, default=SCALES["default"].samples)
-    p.add_argument("--json", type=pathlib.Path, help="write {lr: [[iteration, accuracy], ...]} here")
+    p.add_argument("--json", type=cli.output_file, help="write {lr: [[iteration, accuracy], ...]} here")
     args = p.parse_args(argv)
     if not (args.data / "train.txt").is_file():
         p.error(f"--data: {args.data / 'train.txt'} not found")
