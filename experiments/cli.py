@@ -65,6 +65,44 @@ def existing_file(text):
     return Path(text)
 
 
+def output_file(text):
+    """A file the tool writes, in a folder that exists: refused now rather than after the work."""
+    path = _output(text)
+    if not path.parent.is_dir():
+        raise argparse.ArgumentTypeError(f"no folder {path.parent} to write {path.name} in")
+    return path
+
+
+def output_file_mkdir(text):
+    """A file the tool writes, making the folders it lacks: only a folder at the path, or a
+    file where a folder must be, is refused."""
+    path = _output(text)
+    _folders_possible(path.parent, text)
+    return path
+
+
+def output_folder(text):
+    """A folder the tool writes into, made (with the folders it lacks) when missing."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder to write into")
+    _folders_possible(path, text)
+    return path
+
+
+def _output(text):
+    path = Path(text)
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a folder, not a file to write")
+    return path
+
+
+def _folders_possible(folder, text):
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise argparse.ArgumentTypeError(f"{existing} is a file, so {text} cannot be written")
+
+
 def edges(text):
     """An edge-class spec ("sparse:1,2,4", "window:2"), checked by the sampler's parser."""
     import sampler

@@ -28,4 +28,5 @@ def write_sheet(split, out, start, count, columns, scale):
     pick = slice(start, start + count)
     if not len(images["depth"][pick]):
         raise DataError(f"{split}: has {len(images['depth'])} images, none from {start}")
-    sheet(images["depth"][pick], images["label"][pick], columns, scale).save(out)
+    # a PNG whatever the name ends in (PIL would guess the format from it, or fail)
+    sheet(images["depth"][pick], images["label"][pick], columns, scale).save(out, format="PNG")

@@ -3,7 +3,6 @@
 evaluate() returns numbers; printing is the caller's (report_lines()).
 """
 import json
-import os
 import pathlib
 import time
 
@@ -14,7 +13,7 @@ from data import labels as label_set
 from data import metrics
 from data.hdf5 import read_split
 from data.render import BACKGROUND_DEPTH
-from nets.runtime import forward_batches, net_from_text
+from nets.runtime import definition_problem, forward_batches, net_from_text
 from nets.weights import load_weights
 
 from .cli import BadInput
@@ -35,8 +34,11 @@ def deploy_definition(model, inference, overrides, scores_blob="scores"):
     net = caffe_pb2.NetParameter()
     try:
         text_format.Merge(pathlib.Path(model).read_text(), net)
-    except text_format.ParseError as e:
+    except (text_format.ParseError, UnicodeDecodeError) as e:
         raise EvalError(f"{model}: not a valid prototxt ({e})") from None
+    problem = definition_problem(net)
+    if problem:
+        raise EvalError(f"{model}: {problem}")
     if inference == "cnn":
         return text_format.MessageToString(net), scores_blob
     crf = [l for l in net.layer if l.type == "Python" and l.python_param.layer == "CRFMarginals"]
@@ -51,7 +53,6 @@ def deploy_definition(model, inference, overrides, scores_blob="scores"):
 
 def load_net(model, weights, inference, overrides, scores_blob="scores"):
     """(net, output blob, last layer to run) of a deploy net with trained weights."""
-    os.environ.setdefault("GLOG_minloglevel", "2")
     import caffe
 
     caffe.set_mode_cpu()

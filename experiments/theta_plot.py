@@ -73,6 +73,6 @@ def plot_theta(theta, offsets, out, title):
     fig.colorbar(image, ax=axes, shrink=0.6, label="theta[c, l, l']  (rows l at i, columns l' at i + (dy, dx))")
     fig.suptitle(title)
     try:
-        fig.savefig(out, dpi=90)
+        fig.savefig(out, dpi=90, format="png")  # exactly `out`: no ".png" added, whatever it ends in
     finally:
         plt.close(fig)

@@ -103,15 +103,20 @@ def tune(stage, rates, run, work):
             "candidates": candidates, "chosen": chosen, "date": time.strftime("%Y-%m-%d")}
 
 
-def write_record(record, path):
-    """Write the record, replacing only a record this tool wrote."""
+def check_record_path(path):
+    """Refuse, before any work, a record path holding something other than a tuning record."""
     path = Path(path)
     if path.exists():
         try:
             ours = json.loads(path.read_text()).get("kind") == KIND
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, UnicodeDecodeError):
             ours = False
         if not ours:
             raise BadInput(f"{path}: exists and is not a tuning record; not replacing it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def write_record(record, path):
+    """Write the record, replacing only a record this tool wrote."""
+    check_record_path(path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(record, indent=1) + "\n")

@@ -94,6 +94,8 @@ def parse(param_str, schema, layer):
         given = json.loads(param_str or "{}")
     except json.JSONDecodeError as e:
         raise ParamError(f"{layer}: param_str is not JSON ({e}): {param_str!r}") from None
+    except RecursionError:
+        raise ParamError(f"{layer}: param_str is nested too deeply to read: {param_str[:40]!r}...") from None
     if not isinstance(given, dict):
         raise ParamError(f"{layer}: param_str must be a JSON object, got {param_str!r}")
     unknown = sorted(set(given) - set(schema))

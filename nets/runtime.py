@@ -1,5 +1,6 @@
 """Running nets from Python: pycaffe nets from prototxt text, batched forward passes."""
 import contextlib
+import importlib
 import os
 import tempfile
 
@@ -23,6 +24,42 @@ def net_from_text(text, phase):
 
     with temp_prototxt(text) as path:
         return caffe.Net(path, phase)
+
+
+def definition_problem(net):
+    """Why building `net` (a NetParameter) as a TEST net would abort the process (Caffe checks by
+    aborting) or fail inside Caffe, for the mistakes a wrong or hand-edited prototxt makes: an
+    unknown layer type, a bottom no earlier layer makes, a Python layer that does not import.
+    None when none is found (V1 'layers' nets, which Caffe upgrades, are not checked)."""
+    import caffe
+
+    known, made = set(caffe.layer_type_list()), set(net.input)
+    for layer in (layer for layer in net.layer if _in_test_phase(layer)):
+        if layer.type not in known:
+            return f"layer '{layer.name}' has the unknown type '{layer.type}'"
+        missing = [blob for blob in layer.bottom if blob not in made]
+        if missing:
+            return f"layer '{layer.name}' takes blob '{missing[0]}', which no earlier layer makes"
+        if layer.type == "Python":
+            module, name = layer.python_param.module, layer.python_param.layer
+            try:
+                found = hasattr(importlib.import_module(module), name)
+            except Exception:  # failing to import in any way is the answer
+                found = False
+            if not found:
+                return f"layer '{layer.name}': Python layer {module}.{name} cannot be imported"
+        made.update(layer.top)
+    return None
+
+
+def _in_test_phase(layer):
+    """Caffe's include/exclude rules for the state pycaffe builds a TEST net in (level 0, no stages)."""
+    from caffe.proto import caffe_pb2
+
+    def meets(rule):
+        return ((not rule.HasField("phase") or rule.phase == caffe_pb2.TEST) and not rule.stage
+                and rule.min_level <= 0 <= (rule.max_level if rule.HasField("max_level") else 0))
+    return any(map(meets, layer.include)) if layer.include else not any(map(meets, layer.exclude))
 
 
 def forward_batches(net, output, depth, batch_size, end=None, desc="forward"):

@@ -28,7 +28,12 @@ def window(radius):
 
 def sparse(distances):
     """The 4 canonical directions (0,1), (1,0), (1,1), (1,-1), each times every distance d."""
-    distances = np.atleast_1d(distances).tolist()
+    try:
+        distances = np.atleast_1d(distances).tolist()
+    except ValueError:  # ragged lists
+        raise ValueError(f"distances: not a list of distances: {distances!r}") from None
+    if not distances:
+        raise ValueError("distances: none given")
     if 4 * len(distances) > MAX_OFFSETS:
         raise ValueError(f"distances: {len(distances)} distances make {4 * len(distances)} offsets, "
                          f"more than {MAX_OFFSETS}")
@@ -64,9 +69,10 @@ def parse_edges(spec):
             raise ValueError(f"offsets: entries must be integers, got dtype {offsets.dtype}")
     if len(offsets) > MAX_OFFSETS:
         raise ValueError(f"offsets: {len(offsets)} offsets, more than {MAX_OFFSETS}")
-    if np.abs(offsets).max() > MAX_REACH:  # before the cast, which would wrap huge values
-        far = offsets[np.abs(offsets).max(axis=1).argmax()].tolist()
-        raise ValueError(f"offsets: {far} reaches further than {MAX_REACH} pixels")
+    # before the cast, which would wrap huge values; not through abs(), which wraps -2**63
+    far = ((offsets > MAX_REACH) | (offsets < -MAX_REACH)).any(axis=1)
+    if far.any():
+        raise ValueError(f"offsets: {offsets[far.argmax()].tolist()} reaches further than {MAX_REACH} pixels")
     offsets = offsets.astype(np.int64)
     for dy, dx in offsets.tolist():
         if dy == 0 and dx == 0:
@@ -88,6 +94,10 @@ def beyond(offsets, height, width):
 
 
 def _positive_int(value, name):
-    if isinstance(value, bool) or int(value) != value or value < 1:
+    try:
+        whole = not isinstance(value, bool) and int(value) == value and value >= 1
+    except (TypeError, ValueError, OverflowError):  # None, a list, inf, nan, text
+        whole = False
+    if not whole:
         raise ValueError(f"{name}: expected a positive integer, got {value!r}")
     return int(value)

@@ -4,6 +4,8 @@ import runpy
 
 import pytest
 
+import nets  # noqa: F401 - quiets Caffe's logging (nets/__init__.py) before any test loads Caffe
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CAFFE_BIN = REPO / ".venv" / "bin" / "caffe"
 

@@ -12,16 +12,14 @@ claim that ran passed, 1 otherwise.
 import argparse
 import dataclasses
 import json
-import os
 import pathlib
 import sys
 import time
 
-os.environ.setdefault("GLOG_minloglevel", "2")  # before Caffe loads: no net set-up logs in the table
-import numba  # noqa: E402
+import numba
 
-from experiments import cli  # noqa: E402
-from experiments.audit.runner import audit, summary, table  # noqa: E402
+from experiments import cli
+from experiments.audit.runner import audit, summary, table
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -36,7 +34,8 @@ def threads(text):
 def main(argv=None):
     p = cli.Parser(__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1])
     p.add_argument("--quick", action="store_true", help="smaller samples and fewer models (under 3 minutes)")
-    p.add_argument("--json", type=pathlib.Path, metavar="OUT", help="also write the rows, with raw numbers, here")
+    p.add_argument("--json", type=cli.output_file_mkdir, metavar="OUT",
+                   help="also write the rows, with raw numbers, here")
     p.add_argument("--report", type=pathlib.Path, default=REPO / "runs" / "default" / "report.json",
                    help="replication report for claims 6b and 7 (default: runs/default/report.json)")
     p.add_argument("--threads", type=threads, default=1,

@@ -27,7 +27,7 @@ def main(argv=None):
     ap.add_argument("--max-depth", type=cli.positive_int, default=default.max_depth, help="tree depth limit")
     ap.add_argument("--workers", type=cli.positive_int, default=default.workers, help="parallel jobs")
     ap.add_argument("--seed", type=cli.non_negative_int, default=default.seed)
-    ap.add_argument("--json", type=pathlib.Path, help="write the figures to this JSON file")
+    ap.add_argument("--json", type=cli.output_file, help="write the figures to this JSON file")
     args = ap.parse_args(argv)
 
     def work():

@@ -10,7 +10,6 @@ of one sweep grows with pixels, labels and edge classes (log-log exponents).
 The cupy rows of the main table include copying the arrays to and from the device on every
 sweep (sampler.sweep takes NumPy arrays); the roofline table keeps them on the device.
 """
-import argparse
 import os
 import statistics
 import sys
@@ -20,12 +19,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import sampler  # noqa: E402
+from experiments import cli  # noqa: E402
 
 EDGE_SETS = ("window:1", "window:2", "window:3", "sparse:1,2,4,8", "sparse:1,2,4,8,16,32")  # the last: the default CRF
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(__doc__)  # usage errors on one line
     p.add_argument("--backend", action="append", choices=sampler.available_backends(),
                    help="backend to time (repeatable; default: all available here)")
     p.add_argument("--schedule", action="append", choices=("chromatic", "raster"),

@@ -10,7 +10,6 @@ images per second, with a 95% bootstrap interval over test images for the part a
       --inference gibbs --json runs/x/eval.json
 """
 import json
-import pathlib
 import sys
 
 from experiments import cli
@@ -30,8 +29,8 @@ def main(argv=None):
     p.add_argument("--scores-blob", default="scores", help="blob holding the CNN's unaries")
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
     p.add_argument("--limit", type=cli.positive_int, help="evaluate only the first N images")
-    p.add_argument("--json", type=pathlib.Path, help="write the figures to this JSON file")
-    p.add_argument("--save-predictions", type=pathlib.Path, metavar="DIR",
+    p.add_argument("--json", type=cli.output_file_mkdir, help="write the figures to this JSON file")
+    p.add_argument("--save-predictions", type=cli.output_folder, metavar="DIR",
                    help="write predictions.npy and colour-coded PNGs here")
     args = p.parse_args(argv)
 

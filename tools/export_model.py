@@ -12,7 +12,6 @@ is the stage-1 CNN's snapshot plus stage 2's (which holds only the CRF layer).
 
 An existing --out is replaced only when it is a model this tool exported.
 """
-import pathlib
 import sys
 
 from experiments import cli
@@ -23,7 +22,7 @@ def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("snapshot", type=cli.existing_file, nargs="+",
                    help="a training .caffemodel (a stage's snapshot), or several holding different layers")
-    p.add_argument("--out", type=pathlib.Path, required=True, help="the model file to write")
+    p.add_argument("--out", type=cli.output_file, required=True, help="the model file to write")
     args = p.parse_args(argv)
 
     def work():

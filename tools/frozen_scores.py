@@ -7,7 +7,6 @@
 
 An existing --out is replaced only when it is such a scores folder.
 """
-import pathlib
 import sys
 
 from experiments import cli
@@ -17,7 +16,7 @@ def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("--weights", type=cli.existing_file, required=True, help="the stage-1 CNN's .caffemodel")
     p.add_argument("--data", type=cli.existing_file, required=True, help="the training split (train.txt or .h5)")
-    p.add_argument("--out", type=pathlib.Path, required=True, help="the scores folder to write")
+    p.add_argument("--out", type=cli.output_folder, required=True, help="the scores folder to write")
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
     args = p.parse_args(argv)
 

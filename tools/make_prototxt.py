@@ -36,7 +36,7 @@ def iterations(text):
 def main(argv=None):
     default = net_options(SCALES["default"])
     p = cli.Parser(__doc__)
-    p.add_argument("--out", default="prototxt", help="folder to write (default prototxt)")
+    p.add_argument("--out", type=cli.output_folder, default="prototxt", help="folder to write (default prototxt)")
     p.add_argument("--data", default="datasets/default", help="dataset folder with train.txt")
     p.add_argument("--scores", default="scores/default",
                    help="folder of the stage-1 CNN's scores of the training images, stage 2's input "
@@ -52,6 +52,9 @@ def main(argv=None):
                    help="max_iter of the cnn,separate,joint stages (default %(default)s)")
     p.add_argument("--snapshots", default="snapshots", help="snapshot folder (default snapshots)")
     args = p.parse_args(argv)
+    if args.batch_size > args.num_images:
+        p.error(f"--batch-size {args.batch_size} is more than --num-images {args.num_images}: "
+                "a batch would hold one image's chain twice")
 
     def work():
         paths = prototxt.write(args.out, data=args.data, scores=args.scores, num_images=args.num_images, height=args.height,

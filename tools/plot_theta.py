@@ -18,7 +18,7 @@ def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("--weights", required=True, type=cli.existing_file, help="trained .caffemodel")
     p.add_argument("--layer", default="crf", help="name of the CRF layer (default crf)")
-    p.add_argument("--out", default="theta.png", help="PNG to write (default theta.png)")
+    p.add_argument("--out", type=cli.output_file, default="theta.png", help="PNG to write (default theta.png)")
     args = p.parse_args(argv)
 
     def work():

@@ -7,24 +7,22 @@ of every method on the test set, and a report with the paper's table.
 Re-running continues from what exists: the dataset and finished stages are kept, an
 interrupted stage resumes from its last snapshot, and evaluation is redone.
 """
-import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("GLOG_minloglevel", "2")  # Caffe's per-net set-up chatter, in this process
-from experiments import cli  # noqa: E402
-from experiments.replication import report  # noqa: E402
-from experiments.replication.run import replicate  # noqa: E402
-from experiments.replication.stages import StageError  # noqa: E402
-from experiments.scales import SCALES  # noqa: E402
-from nets.crf import DEFAULT_EDGES  # noqa: E402
+from experiments import cli
+from experiments.replication import report
+from experiments.replication.run import replicate
+from experiments.replication.stages import StageError
+from experiments.scales import SCALES
+from nets.crf import DEFAULT_EDGES
 
 
 def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("--scale", choices=sorted(SCALES), default="default")
-    p.add_argument("--out", type=Path, help="run folder (default runs/SCALE)")
-    p.add_argument("--data", type=Path, help="dataset folder (default datasets/SCALE; generated "
+    p.add_argument("--out", type=cli.output_folder, help="run folder (default runs/SCALE)")
+    p.add_argument("--data", type=cli.output_folder, help="dataset folder (default datasets/SCALE; generated "
                    "when it has no meta.json)")
     p.add_argument("--edges", type=cli.edges, default=DEFAULT_EDGES, help="CRF edge classes")
     p.add_argument("--seed", type=cli.non_negative_int, default=0, help="seed of the dataset and of the chains")

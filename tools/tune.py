@@ -27,15 +27,18 @@ def main(argv=None):
                    help="a base_lr to try (repeatable)")
     p.add_argument("--run", type=pathlib.Path, default=pathlib.Path("runs/default"),
                    help="replication run folder (default runs/default)")
-    p.add_argument("--work", type=pathlib.Path, help="folder for the candidates' training (default RUN-tune)")
-    p.add_argument("--record", type=pathlib.Path, help="JSON record to write (default nets/tuning/STAGE.json)")
+    p.add_argument("--work", type=cli.output_folder, help="folder for the candidates' training (default RUN-tune)")
+    p.add_argument("--record", type=cli.output_file_mkdir,
+                   help="JSON record to write (default nets/tuning/STAGE.json)")
     args = p.parse_args(argv)
 
     def work():
-        from experiments.tuning import tune, write_record
+        from experiments.tuning import check_record_path, run_settings, tune, write_record
 
-        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"))
         path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{args.stage}.json"
+        check_record_path(path)
+        run_settings(args.run)
+        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"))
         write_record(record, path)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "

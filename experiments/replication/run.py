@@ -24,17 +24,34 @@ from .evaluation import evaluate_rows
 from .stages import finished, run_stage
 
 
-def ensure_dataset(folder, scale, seed):
-    import data
+def check_dataset(folder, scale):
+    """True when folder holds the scale's dataset; False when it may be generated there;
+    otherwise BadInput (or DataError) naming the folder, before anything is written."""
+    from data.dataset_dir import check_out_dir
 
     meta_file = folder / "meta.json"
-    if meta_file.exists():
-        meta = json.loads(meta_file.read_text())
-        counts = (meta.get("counts", {}).get("train"), meta.get("counts", {}).get("test"))
-        if counts != (scale.train, scale.test):
-            raise BadInput(f"{folder} holds {counts} train/test images, the scale wants "
-                           f"{(scale.train, scale.test)}; pass another --data")
-        return
+    if not meta_file.exists():
+        check_out_dir(folder)  # a folder of someone else's files is refused now
+        return False
+    meta = read_json(meta_file)
+    counts = meta.get("counts") if isinstance(meta, dict) else None
+    counts = (counts.get("train"), counts.get("test")) if isinstance(counts, dict) else None
+    if counts != (scale.train, scale.test):
+        raise BadInput(f"{folder} holds {counts} train/test images, the scale wants "
+                       f"{(scale.train, scale.test)}; pass another --data")
+    return True
+
+
+def read_json(path):
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadInput(f"{path}: not JSON ({e})") from None
+
+
+def generate_dataset(folder, scale, seed):
+    import data
+
     print(f"generating the dataset into {folder}", file=sys.stderr)
     data.make_dataset(folder, train=scale.train, test=scale.test, height=scale.height,
                       width=scale.width, seed=seed, workers=2, progress=True)
@@ -83,7 +100,9 @@ def record_settings(out, settings):
     anything that is not a run folder (nothing of someone else's is overwritten)."""
     path = out / "settings.json"
     if path.exists():
-        before = json.loads(path.read_text())
+        before = read_json(path)
+        if not isinstance(before, dict):
+            raise BadInput(f"{path}: not a run's settings (a JSON object); pass another --out")
         changed = [f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now"
                    for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
         if changed:
@@ -99,10 +118,12 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
     """The whole run into the folder `out`; returns the report (also written as report.json/md)."""
     settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed, "data": str(data_dir)}
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples become lists)
+    have_dataset = check_dataset(data_dir, scale)  # every input checked before the run folder is written
     record_settings(out, settings)
     net_dir, snapshots, logs = out / "prototxt", out / "snapshots", out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    ensure_dataset(data_dir, scale, seed)
+    if not have_dataset:
+        generate_dataset(data_dir, scale, seed)
     prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=edges, seed=seed, snapshots=snapshots,
                    snapshot_every=scale.snapshot_every, **net_options(scale))
     weights, stage_seconds = train(scale, data_dir, out, logs)
