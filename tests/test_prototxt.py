@@ -28,23 +28,26 @@ def test_solvers_name_committed_nets_relative_to_the_repo_root():
 
 
 @pytest.mark.caffe
-def test_receptive_field(pycaffe, tmp_path):
-    """Changing one depth pixel changes exactly the scores within RECEPTIVE_FIELD // 2 of it."""
+def test_receptive_field_is_what_the_formula_says_and_covers_a_person(pycaffe):
+    """Changing one depth pixel changes scores at most RECEPTIVE_FIELD pixels apart, for every
+    alignment with the 1/8 pooling grid, and exactly that far for some; a person is 60-110 px
+    tall at 160x120, so a score sees the whole body around it."""
     from nets import cnn, crf
+    from nets.runtime import net_from_text
 
-    size, rf = 64, cnn.RECEPTIVE_FIELD
-    path = tmp_path / "deploy_cnn.prototxt"
-    path.write_text(prototxt.deploy_net(False, size, size, crf.config()))
-    net = pycaffe.Net(str(path), pycaffe.TEST)
-    depth = np.random.default_rng(0).uniform(1.5, 6.0, (1, 1, size, size))
-    net.blobs["depth"].data[...] = depth
-    before = net.forward(end="scores")["scores"].copy()
-    depth[0, 0, size // 2, size // 2] += 1.0
-    net.blobs["depth"].data[...] = depth
-    moved = (net.forward(end="scores")["scores"] != before).any(axis=(0, 1))
-    for axis in (0, 1):
-        reach = np.flatnonzero(moved.any(axis=1 - axis))
-        assert (reach.min(), reach.max()) == (size // 2 - rf // 2, size // 2 + rf // 2)
+    size = cnn.RECEPTIVE_FIELD + 40
+    net = net_from_text(prototxt.deploy_net(False, 1, size, crf.config()), pycaffe.TEST)
+    spans = []
+    for pixel in range(size // 2, size // 2 + 8):
+        depth = np.random.default_rng(pixel).uniform(1.5, 6.0, (1, 1, 1, size))
+        net.blobs["depth"].data[...] = depth
+        before = net.forward(end="scores")["scores"].copy()
+        depth[..., pixel] += 1.0
+        net.blobs["depth"].data[...] = depth
+        moved = np.flatnonzero((net.forward(end="scores")["scores"] != before).any(axis=(0, 1, 2)))
+        assert moved.min() <= pixel <= moved.max()
+        spans.append(moved.max() - moved.min() + 1)
+    assert max(spans) == cnn.RECEPTIVE_FIELD >= 2 * 110
 
 
 def test_bad_crf_settings_fail_at_generation_naming_the_key(tmp_path):
