@@ -80,7 +80,11 @@ def solver(stage, net, iterations, snapshots, snapshot_every=None, base_lr=None)
     s.net = net
     s.type = "Adam"
     s.base_lr = LEARNING[stage]["base_lr"] if base_lr is None else base_lr
-    s.lr_policy = "fixed"
+    if stage == "cnn":  # a tenth of the rate for the last fifth: +2 points on validation (README)
+        s.lr_policy, s.gamma = "multistep", 0.1
+        s.stepvalue.append(iterations * 4 // 5)
+    else:  # the CRF stages' persistent chains need parameters that move steadily
+        s.lr_policy = "fixed"
     s.momentum, s.momentum2, s.delta = 0.9, 0.999, 1e-8
     s.weight_decay = 1e-4
     s.max_iter = iterations
