@@ -33,14 +33,15 @@ def frozen_scores(weights, depth, settings):
     return out
 
 
-def stage2_solver(lr, settings, batch_size, shape, iters):
-    """Caffe's Adam solver over Input(scores, label, index) -> the training CRF layer,
-    solver_separate's settings with base_lr = lr."""
+def stage2_solver(lr, settings, batch_size, shape, iters, layer=crf.LOSS):
+    """Caffe's Adam solver over Input(scores, label[, index]) -> the training CRF layer `layer`
+    (nets.crf; param_str `settings`), solver_separate's settings with base_lr = lr."""
     import caffe
     from caffe.proto import caffe_pb2
     from google.protobuf import text_format
 
-    net = str(crf.loss_net((batch_size,) + tuple(shape), settings, to_scores=False).to_proto())
+    net = str(crf.loss_net((batch_size,) + tuple(shape), settings, chains=crf.has_chains(layer), to_scores=False,
+                           layer=layer).to_proto())
     params = caffe_pb2.SolverParameter()
     with temp_prototxt(net) as net_path:
         text_format.Merge(solver("separate", net_path, iters, "unused"), params)
@@ -68,13 +69,15 @@ def ensure_validation_set(folder, images, seed, height, width):
 
 
 def tune(cnn_weights, data_dir, val_dir, rates, *, iters, eval_every, batch_size, edges, burn_in, samples,
-         val_images, val_seed):
-    """{"cnn": accuracy of the CNN alone, "<lr>": [[iteration, accuracy], ...] per rate}."""
+         val_images, val_seed, layer=crf.LOSS, extra=None):
+    """{"cnn": accuracy of the CNN alone, "<lr>": [[iteration, accuracy], ...] per rate}, theta
+    learned by the training layer `layer` with its own param_str keys `extra` (default Gibbs ML;
+    the learning comparison's other methods: experiments.compare.methods)."""
     train = data.read_split(data_dir / "train.txt")
     _, h, w = train["depth"].shape
     val = ensure_validation_set(val_dir, val_images, val_seed, h, w)
     num_images = len(train["depth"])
-    settings = crf.config(edges, num_images, seed=0)
+    settings = crf.layer_settings(crf.config(edges, num_images, seed=0), layer, **(extra or {}))
     offsets = sampler.parse_edges(edges)
     train_scores = frozen_scores(cnn_weights, train["depth"], settings)
     val_scores = frozen_scores(cnn_weights, val["depth"], settings)
@@ -84,14 +87,15 @@ def tune(cnn_weights, data_dir, val_dir, rates, *, iters, eval_every, batch_size
     every = eval_every or iters
     order = np.random.default_rng(0)
     for lr in rates:
-        solver_ = stage2_solver(lr, settings, batch_size, train_scores.shape[1:], iters)
+        solver_ = stage2_solver(lr, settings, batch_size, train_scores.shape[1:], iters, layer)
         blobs, curve = solver_.net.blobs, []
         picks = np.concatenate([order.permutation(num_images) for _ in range(iters * batch_size // num_images + 1)])
         for it in tqdm(range(iters), desc=f"lr {lr:g}", unit="it"):
             idx = picks[it * batch_size:(it + 1) * batch_size]
             blobs["scores"].data[...] = train_scores[idx]
             blobs["label"].data[...] = train["label"][idx, None]
-            blobs["index"].data[...] = idx
+            if crf.has_chains(layer):
+                blobs["index"].data[...] = idx
             solver_.step(1)
             if (it + 1) % every == 0 or it + 1 == iters:
                 theta = solver_.net.params[crf.NAME][0].data.copy()

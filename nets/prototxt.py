@@ -41,27 +41,29 @@ LEARNING = {
 }
 
 
-def train_net(stage, data, scores, batch_size, settings):
+def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=None):
     """Stage 1 and 3 read depth from the dataset `data`; stage 2 reads the stored scores of the
-    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index)."""
+    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index). Stages 2
+    and 3 end in the training layer `layer` (nets.crf: GibbsCRFLoss unless another learning
+    method's; a layer without chains reads no index) with param_str `settings`."""
     n = caffe.NetSpec()
     source = f"{scores if stage == 'separate' else data}/train.txt"
+    chains = stage != "cnn" and crf.has_chains(layer)
+    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + chains)
     if stage == "separate":
-        n.scores, n.label, n.index = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True,
-                                                ntop=3)
+        n.scores, n.label = tops[:2]
         out = n.scores
     else:
-        tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + (stage != "cnn"))
         n.depth, n.label = tops[:2]
         out = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
     if stage == "cnn":
         n.loss = L.SoftmaxWithLoss(out, n.label)
     else:
-        if stage == "joint":
+        if chains:
             n.index = tops[2]
-        n.loss = crf.loss_layer(out, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
-                                to_scores=stage == "joint")
-    return f'name: "train_{stage}"\n' + str(n.to_proto())
+        n.loss = crf.loss_layer(out, n.label, n.index if chains else None, settings,
+                                theta_lr_mult=LEARNING[stage]["theta"], to_scores=stage == "joint", layer=layer)
+    return f'name: "{name or "train_" + stage}"\n' + str(n.to_proto())
 
 
 def deploy_net(with_crf, height, width, settings):
@@ -74,18 +76,20 @@ def deploy_net(with_crf, height, width, settings):
     return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
 
 
-def solver(stage, net, iterations, snapshots, snapshot_every=None):
+def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=None, base_lr=None):
+    """The stage's Adam solver; snapshots named SNAPSHOTS/PREFIX_iter_N (prefix: the stage),
+    base_lr the stage's (LEARNING) unless given."""
     s = caffe_pb2.SolverParameter()
     s.net = net
     s.type = "Adam"
-    s.base_lr = LEARNING[stage]["base_lr"]
+    s.base_lr = base_lr or LEARNING[stage]["base_lr"]
     s.lr_policy = "fixed"
     s.momentum, s.momentum2, s.delta = 0.9, 0.999, 1e-8
     s.weight_decay = 1e-4
     s.max_iter = iterations
     s.display = 10
     s.snapshot = min(snapshot_every or iterations, iterations)  # resume points; the last is final
-    s.snapshot_prefix = f"{snapshots}/{stage}"
+    s.snapshot_prefix = f"{snapshots}/{prefix or stage}"
     s.solver_mode = caffe_pb2.SolverParameter.CPU
     s.random_seed = 1
     return text_format.MessageToString(s)

@@ -10,7 +10,8 @@ from conftest import REPO
 pytestmark = pytest.mark.caffe
 
 
-def test_tune_separate_writes_validation_curves(tmp_path, pycaffe):
+@pytest.mark.parametrize("method", ["gibbs_ml", "pseudo_likelihood", "meanfield", "potts"])
+def test_tune_separate_writes_validation_curves(tmp_path, pycaffe, method):
     import data
     from nets import crf
     from nets.prototxt import deploy_net
@@ -24,7 +25,8 @@ def test_tune_separate_writes_validation_curves(tmp_path, pycaffe):
     run = subprocess.run([sys.executable, "tools/tune_separate.py", "--cnn-weights", str(weights),
                           "--data", str(tmp_path / "d"), "--val-images", "3", "--lr", "0.01", "--lr", "0.1",
                           "--iters", "6", "--eval-every", "3", "--batch-size", "2", "--burn-in", "1",
-                          "--samples", "2", "--json", str(out)], cwd=REPO, capture_output=True, text=True)
+                          "--samples", "2", "--json", str(out), "--method", method],
+                         cwd=REPO, capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "d-val" / "test.h5").is_file()
     results = json.loads(out.read_text())
