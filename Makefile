@@ -1,5 +1,5 @@
 # The two commands a fresh Debian 12 machine needs: `make run` and `make test`.
-.PHONY: setup test run clean-venv
+.PHONY: setup test run compare clean-venv
 
 PY := .venv/bin/python
 
@@ -14,6 +14,10 @@ test: setup
 # The main job: dataset, the three training stages and the report, in runs/default/.
 run: setup
 	$(PY) tools/replicate.py --scale default --out runs/default
+
+# The learning-method comparison on the main job's CNN and stored scores (after `make run`), in runs/compare/.
+compare: setup
+	$(PY) tools/compare_learning.py --scale default --run runs/default --out runs/compare
 
 clean-venv:
 	rm -rf .venv

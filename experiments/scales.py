@@ -31,6 +31,36 @@ SCALES = {
 }
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One learned method's stage in the learning comparison (experiments/compare)."""
+    iterations: int            # max_iter, at the replication run's batch size
+    base_lr: float = None      # Adam's; None: the rule below
+
+
+# The learning comparison's budget per scale: {stage: {method: Budget}}; a method missing from
+# "joint" is not trained end to end at that scale. Gibbs ML is the replication run's own models
+# (Scale.iters, the Gibbs stages' rates in nets.prototxt.LEARNING). A method's base_lr, unless
+# given, is the Gibbs stage's times (Gibbs ML's iterations / its own): the same rate for the same
+# iterations, and where a method's steps cost too much for as many, a rate that lets Adam (whose
+# steps are at most about base_lr per entry) move theta as far. That rule is stated, not tuned;
+# tools/tune_separate.py --method chooses a rate on a generated validation set.
+COMPARISON = {
+    # For the test suite: measured per iteration on the loaded 2-core machine, Gibbs 0.05 s,
+    # Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; about 3-4 minutes in all.
+    "tiny": {"separate": {"potts": Budget(150), "pseudo_likelihood": Budget(150), "meanfield": Budget(20)},
+             "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)}},
+    # Per step at 120x160, batch 8, on the loaded 2-core machine (tools/bench_layers.py): Gibbs
+    # 0.17 s, pseudo-likelihood 2-4 s (the NumPy theta gradient 1.6 s of it), mean field (T=5)
+    # 30 s, end to end too; the Gibbs stages' 3000 + 1000 iterations would take over a day for mean
+    # field, so it gets 60 separate steps and no end-to-end stage here.
+    "default": {"separate": {"potts": Budget(3000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
+                "joint": {"pseudo_likelihood": Budget(300)}},
+    "paper": {"separate": {"potts": Budget(4000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
+              "joint": {"pseudo_likelihood": Budget(500)}},
+}
+
+
 def net_options(scale):
     """The nets.prototxt.render arguments a scale fixes."""
     return {"num_images": scale.train, "height": scale.height, "width": scale.width,

@@ -8,7 +8,9 @@
             python_param { module: "layers.crf_loss" layer: "GibbsCRFLoss"
                            param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8", "num_images": 2000}' } }
 
-(nets/crf.py writes this layer for every net.) param_str keys: layers/params.py (LOSS).
+(nets/crf.py writes this layer for every net.) param_str keys: layers/params.py (LOSS);
+"potts": true keeps theta of the form w_c * I (the repulsion ablation) as layers/theta_loss.py
+does: theta's diff projected in backward, theta's data checked and re-projected in forward.
 
 Bottoms: scores (N,L,H,W), label (N,1,H,W) ids as floats, index (N,) the images' indices in
 the training set. Top: (E(sample) - E(truth)) / pixels, the energy gap between the batch's
@@ -48,6 +50,7 @@ from . import params
 from .blobs import (BlobError, Disagreement, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
                     scores_shape, warn_beyond)
 from .errors import reports_errors
+from .theta_loss import keep_potts
 
 NAME = "GibbsCRFLoss"
 CHAINS = 2  # the chain store's blob
@@ -91,6 +94,8 @@ class GibbsCRFLoss(caffe.Layer):
         truth = integer_ids(NAME, "bottom[1] (label)", bottom[1].data[:, 0], p.num_labels).astype(np.uint8)
         index = self._indices(bottom[2].data.reshape(-1))
         theta = self.blobs[0].data
+        if p.potts:
+            keep_potts(NAME, theta)
         labels, steps = self._load_chains(index)
         for s in range(p.sweeps):
             labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
@@ -105,8 +110,10 @@ class GibbsCRFLoss(caffe.Layer):
         scale = float(top[0].diff) / self.pixels
         if propagate_down[0]:
             self.disagreement.write_onehot(bottom[0].diff, scale)
+        # (in float: the projection averages the diagonal, which integer counts would truncate)
+        counts = sampler.learning.potts_project(self.counts.astype(np.float64)) if self.p.potts else self.counts
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
-        self.blobs[0].diff[...] += scale * self.counts
+        self.blobs[0].diff[...] += scale * counts
         self.blobs[1].diff[...] = 0
         self.blobs[CHAINS].diff[...] = 0
 

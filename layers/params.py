@@ -1,7 +1,7 @@
 """param_str of the CRF layers: a JSON object, validated so that every error names its key.
 
 Both layers share the model keys (labels, edges, seed, backend); the training layer adds the
-chain store's size and its sampling, the deploy layer its inference method (nets/crf.py
+chain store's size and its sampling and "potts", the deploy layer its inference method (nets/crf.py
 derives a deploy layer's settings from a training layer's).
 """
 import json
@@ -59,8 +59,12 @@ MODEL = {
     "backend": ("auto", _choice(*BACKENDS)),
 }
 
+# Theta restricted to w_c * I per class (sampler/learning/potts.py): the repulsion ablation.
+POTTS = {"potts": (False, _bool)}
+
 LOSS = {
     **MODEL,
+    **POTTS,
     "num_images": (REQUIRED, _int(1)),
     "sweeps": (1, _int(1)),
     "schedule": ("chromatic", _choice("chromatic", "raster")),
@@ -73,10 +77,6 @@ INFER = {
     "samples": (50, _int(1)),
     "iterations": (10, _int(1)),  # meanfield / icm only
 }
-
-
-# Theta restricted to w_c * I per class (sampler/learning/potts.py): the repulsion ablation.
-POTTS = {"potts": (False, _bool)}
 
 PSEUDO_LIKELIHOOD = {**MODEL, **POTTS}
 

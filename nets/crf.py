@@ -16,6 +16,7 @@ LOSS = ("layers.crf_loss", "GibbsCRFLoss")  # maximum likelihood with persistent
 PSEUDO_LIKELIHOOD = ("layers.pl_loss", "PseudoLikelihoodLoss")
 MEANFIELD = ("layers.meanfield_loss", "MeanFieldLoss")  # unrolled mean field, cross-entropy
 DEPLOY = ("layers.crf_infer", "CRFMarginals")
+SCHEMAS = {LOSS: params.LOSS, PSEUDO_LIKELIHOOD: params.PSEUDO_LIKELIHOOD, MEANFIELD: params.MEANFIELD_LOSS}
 
 
 def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **extra):
@@ -23,6 +24,21 @@ def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **e
     settings = {"num_labels": num_labels, "edges": edges, "num_images": num_images, "seed": seed, **extra}
     params.parse(json.dumps(settings), params.LOSS, "CRF layer")
     return settings
+
+
+def has_chains(layer):
+    """True for the training layer that keeps a chain store and so reads the images' indices."""
+    return layer == LOSS
+
+
+def layer_settings(settings, layer, **extra):
+    """The param_str of the training layer `layer` from config()'s settings: the keys its schema
+    knows (a layer without chains has no num_images), plus `extra` (its own keys: "potts",
+    "iterations", ...), checked by the layer's own validation (ParamError)."""
+    schema = SCHEMAS[layer]
+    chosen = {**{key: value for key, value in settings.items() if key in schema}, **extra}
+    params.parse(json.dumps(chosen), schema, layer[1])
+    return chosen
 
 
 def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1):

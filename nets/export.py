@@ -4,12 +4,18 @@ A training snapshot's CRF layer holds theta, the offsets it belongs to and one p
 chain per training image (tens of MB); a deploy net needs only the first two. export_model
 keeps every layer that has parameters, drops the chain store, and names the snapshot it came
 from in the model (NetParameter.name), which is also how a later export recognises a file it
-may replace.
+may replace. export_tables writes the same kind of model from a CNN model and tables made
+without training (piecewise learning, experiments/compare).
 """
+import json
 import os
 from pathlib import Path
 
-from .crf import NAME
+import numpy as np
+
+import sampler
+
+from .crf import DEPLOY, NAME, deploy_settings
 from .weights import MODEL_BLOBS, ModelError, read_netparameter
 
 MARK = "exported from "
@@ -31,8 +37,7 @@ def export_model(snapshots, out):
 
     snapshots = [snapshots] if isinstance(snapshots, (str, Path)) else list(snapshots)
     out = Path(out)
-    if out.exists() and not is_exported(out):
-        raise ModelError(f"{out}: exists and is not a model exported by this tool; not replacing it")
+    _check_replaceable(out)
     if any(Path(s).resolve() == out.resolve() for s in snapshots):
         raise ModelError(f"{out}: is one of the snapshots itself; choose another --out")
     model = caffe_pb2.NetParameter()
@@ -53,6 +58,46 @@ def export_model(snapshots, out):
                     raise ModelError(f"{snapshot}: layer '{NAME}' has {len(layer.blobs)} parameter blobs, "
                                      f"expected theta and offsets")
                 del kept.blobs[MODEL_BLOBS:]
+    return _write(model, out)
+
+
+def export_tables(cnn_model, theta, settings, out, origin):
+    """Write a model of the CNN layers of `cnn_model` (an exported model) and a CRF layer holding
+    theta (C, L, L) and the offsets of settings["edges"] (its param_str: the deploy layer's
+    settings, where tools read the edge classes); `origin` says in the model's name how theta
+    was made. Returns its size in bytes."""
+    from caffe.proto import caffe_pb2
+
+    out = Path(out)
+    _check_replaceable(out)
+    offsets = sampler.parse_edges(settings["edges"])
+    theta = np.asarray(theta, dtype=np.float32)
+    if theta.shape != (len(offsets), settings["num_labels"], settings["num_labels"]):
+        raise ModelError(f"theta has shape {theta.shape}, the settings want "
+                         f"{(len(offsets), settings['num_labels'], settings['num_labels'])}")
+    model = caffe_pb2.NetParameter()
+    model.name = f"{MARK}{Path(cnn_model).name} with {origin}"
+    for layer in read_netparameter(cnn_model).layer:
+        if layer.blobs and layer.name != NAME:
+            model.layer.add().CopyFrom(layer)
+    layer = model.layer.add()
+    layer.name, layer.type = NAME, "Python"
+    layer.python_param.module, layer.python_param.layer = DEPLOY
+    layer.python_param.param_str = json.dumps(deploy_settings(settings))
+    for array in (theta, offsets.astype(np.float32)):
+        blob = layer.blobs.add()
+        blob.shape.dim.extend(array.shape)
+        blob.data.extend(array.ravel().tolist())
+    return _write(model, out)
+
+
+def _check_replaceable(out):
+    if out.exists() and not is_exported(out):
+        raise ModelError(f"{out}: exists and is not a model exported by this tool; not replacing it")
+
+
+def _write(model, out):
+    """Serialise the NetParameter to `out` atomically; returns its size in bytes."""
     data = model.SerializeToString()
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     partial.write_bytes(data)

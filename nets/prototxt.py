@@ -41,27 +41,29 @@ LEARNING = {
 }
 
 
-def train_net(stage, data, scores, batch_size, settings):
+def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=None):
     """Stage 1 and 3 read depth from the dataset `data`; stage 2 reads the stored scores of the
-    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index)."""
+    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index). Stages 2
+    and 3 end in the training layer `layer` (nets.crf: GibbsCRFLoss unless another learning
+    method's; a layer without chains reads no index) with param_str `settings`."""
     n = caffe.NetSpec()
     source = f"{scores if stage == 'separate' else data}/train.txt"
+    chains = stage != "cnn" and crf.has_chains(layer)
+    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + chains)
     if stage == "separate":
-        n.scores, n.label, n.index = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True,
-                                                ntop=3)
+        n.scores, n.label = tops[:2]
         out = n.scores
     else:
-        tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + (stage != "cnn"))
         n.depth, n.label = tops[:2]
         out = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
     if stage == "cnn":
         n.loss = L.SoftmaxWithLoss(out, n.label)
     else:
-        if stage == "joint":
+        if chains:
             n.index = tops[2]
-        n.loss = crf.loss_layer(out, n.label, n.index, settings, theta_lr_mult=LEARNING[stage]["theta"],
-                                to_scores=stage == "joint")
-    return f'name: "train_{stage}"\n' + str(n.to_proto())
+        n.loss = crf.loss_layer(out, n.label, n.index if chains else None, settings,
+                                theta_lr_mult=LEARNING[stage]["theta"], to_scores=stage == "joint", layer=layer)
+    return f'name: "{name or "train_" + stage}"\n' + str(n.to_proto())
 
 
 def deploy_net(with_crf, height, width, settings):
@@ -74,8 +76,9 @@ def deploy_net(with_crf, height, width, settings):
     return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
 
 
-def solver(stage, net, iterations, snapshots, snapshot_every=None, base_lr=None):
-    """The stage's Adam solver; base_lr None: the stage's chosen rate (LEARNING)."""
+def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=None, base_lr=None):
+    """The stage's Adam solver; snapshots named SNAPSHOTS/PREFIX_iter_N (prefix: the stage),
+    base_lr the stage's (LEARNING) unless given."""
     s = caffe_pb2.SolverParameter()
     s.net = net
     s.type = "Adam"
@@ -90,7 +93,7 @@ def solver(stage, net, iterations, snapshots, snapshot_every=None, base_lr=None)
     s.max_iter = iterations
     s.display = 10
     s.snapshot = min(snapshot_every or iterations, iterations)  # resume points; the last is final
-    s.snapshot_prefix = f"{snapshots}/{stage}"
+    s.snapshot_prefix = f"{snapshots}/{prefix or stage}"
     s.solver_mode = caffe_pb2.SolverParameter.CPU
     s.random_seed = 1
     return text_format.MessageToString(s)
@@ -126,7 +129,7 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
         steps = "".join(f"# {c}\n" for c in commands[stage])
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
                                              + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
-                                                      snapshot_every, (base_lr or {}).get(stage)))
+                                                      snapshot_every, base_lr=(base_lr or {}).get(stage)))
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
     return {name: HEADER + text for name, text in files.items()}

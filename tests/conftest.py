@@ -1,6 +1,8 @@
-"""Shared fixtures: where Caffe is, and clean skips where it (or a GPU) is not."""
+"""Shared fixtures: where Caffe is, clean skips where it (or a GPU) is not, and a tiny replication run."""
 import pathlib
 import runpy
+import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +40,20 @@ def run_tool(name, argv):
         return tool_main(name)(argv)
     except SystemExit as e:
         return e.code
+
+
+def replicate(out, data, *extra):
+    """tools/replicate.py --scale tiny in a subprocess (Caffe aborts the process on some errors)."""
+    return subprocess.run([sys.executable, str(REPO / "tools" / "replicate.py"), "--scale", "tiny",
+                           "--out", str(out), "--data", str(data), *extra],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, caffe_bin):
+    """A finished tiny replication run: ROOT/run, its dataset ROOT/data (about a minute). Tests
+    may rerun it with its own settings, never change it."""
+    root = tmp_path_factory.mktemp("replicate")
+    run = replicate(root / "run", root / "data")
+    assert run.returncode == 0, run.stderr[-3000:]
+    return root

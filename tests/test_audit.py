@@ -9,7 +9,7 @@ import pytest
 
 import sampler
 from conftest import REPO, tool_main
-from experiments.audit import gibbs_exact, independent, report, runner, unbiased_gradient
+from experiments.audit import gibbs_exact, independent, learning, report, runner, unbiased_gradient
 from experiments.audit.common import FAIL, NOT_RUN, PASS
 
 
@@ -25,7 +25,8 @@ def one_thread():
 @pytest.fixture(scope="module")
 def quick_audit(tmp_path_factory, pycaffe):
     out = tmp_path_factory.mktemp("audit")
-    status = tool_main("audit")(["--quick", "--report", str(out / "absent.json"), "--json", str(out / "audit.json")])
+    status = tool_main("audit")(["--quick", "--report", str(out / "absent.json"), "--compare-report",
+                                 str(out / "absent.json"), "--json", str(out / "audit.json")])
     return status, json.loads((out / "audit.json").read_text())
 
 
@@ -34,7 +35,7 @@ def test_quick_audit_passes_every_claim_it_runs(quick_audit):
     status, result = quick_audit
     verdicts = {row["number"]: row["status"] for row in result["rows"]}
     assert verdicts == {"1": PASS, "2": PASS, "3": PASS, "4": PASS, "5": PASS, "6a": PASS,
-                        "6b": NOT_RUN, "7": NOT_RUN}, result["rows"]
+                        "6b": NOT_RUN, "7": NOT_RUN, "8": NOT_RUN}, result["rows"]
     assert status == 0
     assert result["quick"] and result["seconds"] < 180
 
@@ -140,6 +141,49 @@ def test_report_claims_not_run_without_report_and_fail_on_a_bad_one(tmp_path):
         assert [r.status for r in report.run(path)] == [FAIL, FAIL], bad
 
 
+# --- claim 8 from the learning comparison's report --------------------------------------
+
+def comparison(**named):
+    """A comparison report whose gains under Gibbs inference are the given intervals."""
+    gibbs = {f"gibbs_ml_vs_{k}": {"mean": (lo + hi) / 2, "ci": [lo, hi]} for k, (lo, hi) in named.items()}
+    return {"gains": {"gibbs": gibbs, "meanfield": {}}, "settings": {"scale": "default", "run_settings": {"test": 500}}}
+
+
+BETTER = dict(piecewise=(0.01, 0.03), pseudo_likelihood=(0.002, 0.02), meanfield=(0.005, 0.04), potts=(0.02, 0.05))
+
+
+@pytest.mark.parametrize("change, expected", [
+    ({}, PASS),
+    ({"pseudo_likelihood": (-0.004, 0.01)}, FAIL),  # an interval reaching 0 is no win
+    ({"potts": (-0.03, -0.01)}, FAIL),
+    ({"meanfield": (0.0, 0.02)}, FAIL),
+])
+def test_claim_8_needs_every_interval_above_zero(tmp_path, change, expected):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(comparison(**{**BETTER, **change})))
+    [row] = learning.run(path)
+    assert row.number == "8" and row.status == expected, row
+    assert "gibbs_ml-potts" in row.figure and "500 test images" in row.figure
+    assert set(row.details) == {f"gibbs_ml_vs_{k}" for k in BETTER}
+
+
+def test_claim_8_not_run_without_report_and_fails_on_a_bad_one(tmp_path):
+    [row] = learning.run(tmp_path / "absent.json")
+    assert row.status == NOT_RUN and "tools/compare_learning.py" in row.figure
+    path = tmp_path / "report.json"
+    without_potts = {k: v for k, v in BETTER.items() if k != "potts"}
+    for bad, says in ((comparison(**without_potts), "gains.gibbs.gibbs_ml_vs_potts"),
+                      ({"gains": {"gibbs": {"gibbs_ml_vs_piecewise": {"mean": 0.1, "ci": [0.2, 0.1]}}}},
+                       "not a finite interval"),
+                      ({"gains": [1]}, "gains.gibbs.gibbs_ml_vs_piecewise")):
+        path.write_text(json.dumps(bad))
+        [row] = learning.run(path)
+        assert row.status == FAIL and says in row.figure, row
+    for bad in ("{not json", "[1, 2]"):
+        path.write_text(bad)
+        assert learning.run(path)[0].status == FAIL, bad
+
+
 def test_help_and_table(capsys):
     with pytest.raises(SystemExit) as e:
         tool_main("audit")(["--help"])
@@ -152,5 +196,6 @@ def test_help_and_table(capsys):
 def test_a_claim_that_raises_is_a_fail_row_and_exit_status_1(monkeypatch, tmp_path, capsys):
     broken = types.SimpleNamespace(NUMBER="9", CLAIM="broken claim", run=lambda quick: 1 / 0)
     monkeypatch.setattr(runner, "SIMULATED", [broken])
-    assert tool_main("audit")(["--quick", "--report", str(tmp_path / "absent.json")]) == 1
+    absent = str(tmp_path / "absent.json")
+    assert tool_main("audit")(["--quick", "--report", absent, "--compare-report", absent]) == 1
     assert "ZeroDivisionError" in capsys.readouterr().out

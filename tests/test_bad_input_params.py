@@ -74,8 +74,8 @@ def valid(key, value):
         return type(value) is int and value >= low and (high is None or value <= high)
     if key in CHOICES:
         return value in CHOICES[key]
-    if key == "source":
-        return isinstance(value, str) and value != ""
+    if key == "potts":
+        return type(value) is bool
     assert key == "edges"
     try:
         assert_valid_offsets(sampler.parse_edges(value))

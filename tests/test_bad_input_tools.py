@@ -223,6 +223,14 @@ CASES = {
         case(SCORES.replace("--out sc", "--out notes.txt"), "--out", "notes.txt"),
         case(SCORES.replace("--out sc", "--out mine"), "mine", "not a folder of frozen CNN scores"),
     ],
+    "compare_learning": [
+        case("--bogus", "--bogus"),
+        case("--scale huge", "--scale", "'huge'"),
+        case("--scale tiny --run missing --out cmp", "missing", out="cmp"),
+        case("--scale tiny --run mine --out cmp", "mine", out="cmp"),
+        case("--scale tiny --run notes.txt --out cmp", "notes.txt", out="cmp"),
+        case("--scale tiny --run mine --out notes.txt", "notes.txt"),
+    ],
     "bench_layers": [
         case("--bogus", "--bogus"),
         case("--labels 1", "--labels"),

@@ -204,3 +204,29 @@ def test_shape_mismatch_and_bad_param_str_name_the_problem(pycaffe, tmp_path):
     net.blobs["label"].reshape(2, 1, 4, 5)
     with pytest.raises(ValueError, match="bottom\\[1\\] \\(label\\)"):
         net.forward()
+
+
+def test_potts_projects_the_pair_statistics_and_refuses_a_non_potts_theta(pycaffe, tmp_path):
+    """"potts": the same sample as without it (same seed, same Potts theta), theta's diff the
+    projection of the unrestricted one onto w_c * I, theta re-projected before use."""
+    rng = np.random.default_rng(4)
+    scores, truth = rng.normal(0, 1, (2, 3, 5, 6)).astype(np.float32), rng.integers(0, 3, (2, 5, 6))
+    theta = (np.array([0.5, -1.0, 2.0, 0.3])[:, None, None] * np.eye(3)).astype(np.float32)
+    diffs = {}
+    for potts in (False, True):
+        net = make_net(pycaffe, tmp_path, 2, 3, 5, 6, seed=3, potts=potts)
+        net.params["crf"][0].data[...] = theta
+        feed(net, scores, truth, [0, 1])
+        net.clear_param_diffs()
+        net.forward()
+        net.backward()
+        diffs[potts] = net.params["crf"][0].diff.copy()
+    assert sampler.learning.potts_violation(diffs[False]) is not None  # off-diagonal statistics exist
+    assert np.allclose(diffs[True], sampler.learning.potts_project(diffs[False]), atol=1e-7)
+    assert np.abs(np.diagonal(diffs[True], axis1=1, axis2=2)).max() > 1e-3
+    net.params["crf"][0].data[1, 2, 2] = np.nextafter(np.float32(-1), np.float32(0))  # solver rounding
+    net.forward()
+    assert np.array_equal(net.params["crf"][0].data, sampler.learning.potts_project(net.params["crf"][0].data))
+    net.params["crf"][0].data[1, 0, 2] = 0.25
+    with pytest.raises(ValueError, match="GibbsCRFLoss: blobs\\[0\\] \\(theta\\).*theta\\[1, 0, 2\\] = 0.25"):
+        net.forward()

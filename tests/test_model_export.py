@@ -4,6 +4,8 @@ trained with its edge classes."""
 import numpy as np
 import pytest
 
+import sampler
+
 from conftest import run_tool
 
 pytestmark = pytest.mark.caffe
@@ -86,3 +88,45 @@ def test_weights_without_the_crf_layer_are_refused(pycaffe, tmp_path):
     net_from_text(str(spec.to_proto()), pycaffe.TEST).save(str(tmp_path / "cnn.caffemodel"))
     with pytest.raises(ModelError, match=r"no weights for layer\(s\) \['crf'\].*in the file: \['other'\]"):
         load_weights(net(pycaffe, "deploy"), tmp_path / "cnn.caffemodel")
+
+
+def test_tables_made_without_training_become_a_model_with_the_cnn(pycaffe, tmp_path):
+    """export_tables: the CNN model's layers as they are, plus theta and its offsets under the CRF
+    layer's name (a deploy net loads it; tools read the edges from its param_str); replaces only
+    a model of ours, and refuses tables of another shape."""
+    from caffe import layers as Lyr
+
+    from experiments.theta_plot import load_theta
+    from nets import crf
+    from nets.export import export_model, export_tables, is_exported
+    from nets.runtime import net_from_text
+    from nets.weights import ModelError, blob_array, crf_tables, load_weights, read_netparameter
+
+    spec = pycaffe.NetSpec()
+    spec.depth = Lyr.Input(shape={"dim": [1, 1, H, W]})
+    spec.conv1 = Lyr.Convolution(spec.depth, num_output=L, kernel_size=1, weight_filler={"type": "gaussian"})
+    net_from_text(str(spec.to_proto()), pycaffe.TEST).save(str(tmp_path / "cnn_snapshot.caffemodel"))
+    export_model(tmp_path / "cnn_snapshot.caffemodel", tmp_path / "cnn.caffemodel")
+    settings = crf.config(EDGES, 50, L)
+    out = tmp_path / "tables.caffemodel"
+    export_tables(tmp_path / "cnn.caffemodel", THETA, settings, out, "piecewise tables")
+    assert is_exported(out) and "piecewise tables" in read_netparameter(out).name
+    layers = {l.name: l for l in read_netparameter(out).layer}
+    cnn = {l.name: l for l in read_netparameter(tmp_path / "cnn.caffemodel").layer}
+    assert list(layers) == ["conv1", "crf"]
+    assert all(np.array_equal(blob_array(a), blob_array(b)) for a, b in zip(layers["conv1"].blobs, cnn["conv1"].blobs))
+    theta, offsets = crf_tables(out)
+    assert np.array_equal(theta, THETA) and np.array_equal(offsets, sampler.parse_edges(EDGES))
+    assert np.array_equal(load_theta(out, "crf")[1], offsets)
+    deploy = net(pycaffe, "deploy")
+    load_weights(deploy, out)
+    assert np.array_equal(deploy.params["crf"][0].data, THETA)
+    export_tables(tmp_path / "cnn.caffemodel", -THETA, settings, out, "again")  # its own file: replaced
+    assert np.array_equal(crf_tables(out)[0], -THETA)
+    with pytest.raises(ModelError, match="theta has shape \\(8, 4, 3\\)"):
+        export_tables(tmp_path / "cnn.caffemodel", THETA[:, :, :3], settings, out, "bad")
+    other = tmp_path / "notes.caffemodel"
+    other.write_bytes(b"someone else's file")
+    with pytest.raises(ModelError, match="not a model exported by this tool"):
+        export_tables(tmp_path / "cnn.caffemodel", THETA, settings, other, "x")
+    assert other.read_bytes() == b"someone else's file"

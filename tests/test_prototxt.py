@@ -58,3 +58,40 @@ def test_bad_crf_settings_fail_at_generation_naming_the_key(tmp_path):
     assert run_tool("make_prototxt", ["--out", str(tmp_path / "nets"), "--num-images", "0"]) == 2
     assert run_tool("make_prototxt", ["--out", str(tmp_path / "nets"), "--edges", "ring:3"]) == 2
     assert not (tmp_path / "nets").exists()
+
+
+@pytest.mark.parametrize("stage", ["separate", "joint"])
+@pytest.mark.parametrize("layer, extra", [("LOSS", {"potts": True}), ("PSEUDO_LIKELIHOOD", {}),
+                                          ("MEANFIELD", {"iterations": 5})])
+def test_each_learning_method_has_its_stage_nets(stage, layer, extra):
+    """The CRF stages with another training layer: its own param_str keys (num_images only with
+    chains), the index read only by the layer with chains, the stage's gradient and rates."""
+    import json
+
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+
+    from nets import crf
+
+    layer = getattr(crf, layer)
+    settings = crf.layer_settings(crf.config("sparse:1,2", 40), layer, **extra)
+    assert ("num_images" in settings) == crf.has_chains(layer) and all(settings[k] == v for k, v in extra.items())
+    net = caffe_pb2.NetParameter()
+    text_format.Merge(prototxt.train_net(stage, "DATA", "SCORES", 4, settings, layer, "train_x"), net)
+    data, loss = net.layer[0], net.layer[-1]
+    assert data.hdf5_data_param.source == ("SCORES" if stage == "separate" else "DATA") + "/train.txt"
+    assert list(data.top)[1:] == ["label"] + ["index"] * crf.has_chains(layer)
+    assert (loss.python_param.module, loss.python_param.layer) == layer
+    assert json.loads(loss.python_param.param_str) == settings
+    assert list(loss.bottom)[2:] == ["index"] * crf.has_chains(layer)
+    assert loss.propagate_down[0] == (stage == "joint") and loss.param[0].lr_mult == prototxt.LEARNING[stage]["theta"]
+    assert any(l.name == "conv1" for l in net.layer) == (stage == "joint") and net.name == "train_x"
+
+
+def test_layer_settings_refuse_a_key_the_layer_does_not_know():
+    from nets import crf
+
+    with pytest.raises(ValueError, match="PseudoLikelihoodLoss: unknown param_str key\\(s\\) \\['iterations'\\]"):
+        crf.layer_settings(crf.config(), crf.PSEUDO_LIKELIHOOD, iterations=5)
+    solver = prototxt.solver("separate", "net.prototxt", 60, "snaps", 500, prefix="potts", base_lr=0.01)
+    assert 'snapshot_prefix: "snaps/potts"' in solver and "base_lr: 0.01" in solver and "snapshot: 60" in solver

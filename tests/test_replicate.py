@@ -1,28 +1,15 @@
-"""The replication run at `tiny` scale, end to end through `caffe train`, and its resume."""
+"""The replication run at `tiny` scale, end to end through `caffe train`, and its resume
+(the run itself: conftest.py's tiny_run, shared with the learning comparison's test)."""
 import json
 import subprocess
 import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, replicate
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
 ROWS = ("forest", "cnn", "separate", "joint", "meanfield", "icm", "joint_cnn")
-
-
-def replicate(out, data, *extra):
-    return subprocess.run([sys.executable, str(REPO / "tools" / "replicate.py"), "--scale", "tiny",
-                           "--out", str(out), "--data", str(data), *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=900)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, caffe_bin):
-    root = tmp_path_factory.mktemp("replicate")
-    run = replicate(root / "run", root / "data")
-    assert run.returncode == 0, run.stderr[-3000:]
-    return root
 
 
 def test_report_has_every_row_with_sane_numbers(tiny_run):

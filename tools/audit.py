@@ -3,7 +3,8 @@
 
 Claims 1-6a are measured here on synthetic tiny models (exact enumeration, the sampler
 and the real Caffe loss layer); 6b and 7 are read from a finished replication report
-(tools/replicate.py) and are "not run" when there is none. Exit status 0 when every
+(tools/replicate.py), 8 from a learning comparison's report (tools/compare_learning.py); each
+is "not run" when its report is absent. Exit status 0 when every
 claim that ran passed, 1 otherwise.
 
   .venv/bin/python tools/audit.py --quick             # under 3 minutes
@@ -38,6 +39,8 @@ def main(argv=None):
                    help="also write the rows, with raw numbers, here")
     p.add_argument("--report", type=pathlib.Path, default=REPO / "runs" / "default" / "report.json",
                    help="replication report for claims 6b and 7 (default: runs/default/report.json)")
+    p.add_argument("--compare-report", type=pathlib.Path, default=REPO / "runs" / "compare" / "report.json",
+                   help="learning comparison report for claim 8 (default: runs/compare/report.json)")
     p.add_argument("--threads", type=threads, default=1,
                    help="Numba threads (default 1: the models are tiny, and on a busy machine "
                         "thread start-up made sweeps 50x slower; the same kernels run either way)")
@@ -46,7 +49,7 @@ def main(argv=None):
     def work():
         numba.set_num_threads(args.threads)
         start = time.perf_counter()
-        rows = audit(args.quick, args.report, sys.stderr)
+        rows = audit(args.quick, args.report, sys.stderr, args.compare_report)
         elapsed = time.perf_counter() - start
         print(table(rows))
         passed, ran = summary(rows)
@@ -56,6 +59,7 @@ def main(argv=None):
             args.json.parent.mkdir(parents=True, exist_ok=True)
             args.json.write_text(json.dumps({"quick": args.quick, "seconds": round(elapsed, 1),
                                              "report": str(args.report),
+                                             "compare_report": str(args.compare_report),
                                              "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
         return 0 if passed == ran else 1
 

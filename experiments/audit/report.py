@@ -35,10 +35,13 @@ def load(path):
     return report
 
 
-def gain(report, name):
-    """(mean, lo, hi) of gains[name], checked to be finite numbers with lo <= hi."""
+def gain(report, *names):
+    """(mean, lo, hi) of gains[names[0]][names[1]]..., checked to be finite numbers with lo <= hi."""
+    name = ".".join(names)
     try:
-        g = report["gains"][name]
+        g = report["gains"]
+        for key in names:
+            g = g[key]
         mean, (lo, hi) = float(g["mean"]), (float(x) for x in g["ci"])
     except (KeyError, TypeError, ValueError) as e:
         raise ReportError(f"report lacks a usable gains.{name}.{{mean, ci}} ({e!r})") from None

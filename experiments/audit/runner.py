@@ -1,9 +1,9 @@
 """Running the claims: each simulated claim timed (an exception is a FAIL row), then the rows
-read from a replication report, and the verdict table."""
+read from a replication report and from a learning comparison's report, and the verdict table."""
 import textwrap
 import time
 
-from . import SIMULATED, report
+from . import SIMULATED, learning, report
 from .common import FAIL, NOT_RUN, PASS, Result
 
 COLUMNS = (("#", 3), ("claim", 30), ("test", 52), ("figure", 50), ("verdict", 7))
@@ -20,14 +20,14 @@ def measure(module, quick):
     return row
 
 
-def audit(quick, report_path, log):
+def audit(quick, report_path, log, compare_path):
     """Every claim's row; progress lines go to the file `log`."""
     rows = []
     for i, module in enumerate(SIMULATED, 1):
         print(f"[{i}/{len(SIMULATED)}] {module.CLAIM} ...", file=log, flush=True)
         rows.append(measure(module, quick))
         print(f"      {rows[-1].status} ({rows[-1].details['seconds']:.0f} s)", file=log, flush=True)
-    return rows + report.run(report_path)
+    return rows + report.run(report_path) + learning.run(compare_path)
 
 
 def table(rows):

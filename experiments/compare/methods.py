@@ -1,0 +1,69 @@
+"""The learning methods compared: each learns the pairwise tables theta of the same CRF (labels,
+edge classes) on the replication run's stage-1 CNN.
+
+Separate (theta learned on the stage-1 CNN's stored scores, the CNN frozen):
+  gibbs_ml           maximum likelihood with persistent Gibbs chains, one sweep per visit (the
+                     paper): the replication run's own model, not retrained
+  potts              the same learning with each table held at w_c * [l == l'] (GibbsCRFLoss
+                     "potts"): attraction only, the repulsion ablation
+  pseudo_likelihood  Besag's pseudo-likelihood, exact gradient (PseudoLikelihoodLoss)
+  meanfield          mean field unrolled for MEANFIELD_STEPS steps, cross-entropy of its
+                     marginals, exact gradient (MeanFieldLoss, CRF-as-RNN style)
+  piecewise          no gradient steps: the pointwise mutual information of the training labels
+                     at each offset (sampler.learning.piecewise_tables, pseudo-count 1)
+End to end (the CNN and theta together, from the stage-1 CNN and the method's separate theta):
+  gibbs_ml_joint (the run's own), pseudo_likelihood_joint, meanfield_joint, where the scale's
+  budget (experiments.scales.COMPARISON) trains them.
+"""
+from dataclasses import dataclass
+
+from nets import crf
+
+GIBBS = "gibbs_ml"
+MEANFIELD_STEPS = 5  # unrolled while learning, as CRF-as-RNN trains; mean-field inference runs 10
+
+
+@dataclass(frozen=True)
+class Method:
+    key: str
+    label: str
+    stage: str                  # "separate" or "joint"
+    layer: tuple = None         # the nets.crf training layer; None: no gradient steps (piecewise)
+    extra: tuple = ()           # the layer's own param_str keys, as (key, value) pairs
+    base: str = None            # joint methods: the separate method whose theta they start from
+
+    @property
+    def reused(self):
+        """Gibbs ML's models are the replication run's."""
+        return self.key in (GIBBS, GIBBS + "_joint")
+
+
+SEPARATE = (
+    Method(GIBBS, "ML, persistent Gibbs chains (paper)", "separate", crf.LOSS),
+    Method("potts", "ML, Gibbs chains, Potts tables w_c [l = l']", "separate", crf.LOSS, (("potts", True),)),
+    Method("pseudo_likelihood", "pseudo-likelihood", "separate", crf.PSEUDO_LIKELIHOOD),
+    Method("meanfield", f"mean field unrolled (T={MEANFIELD_STEPS})", "separate", crf.MEANFIELD,
+           (("iterations", MEANFIELD_STEPS),)),
+    Method("piecewise", "piecewise (log-marginal / PMI tables)", "separate"),
+)
+JOINT = (
+    Method(GIBBS + "_joint", "ML, persistent Gibbs chains (paper), end to end", "joint", crf.LOSS, base=GIBBS),
+    Method("pseudo_likelihood_joint", "pseudo-likelihood, end to end", "joint", crf.PSEUDO_LIKELIHOOD,
+           base="pseudo_likelihood"),
+    Method("meanfield_joint", f"mean field unrolled (T={MEANFIELD_STEPS}), end to end", "joint", crf.MEANFIELD,
+           (("iterations", MEANFIELD_STEPS),), base="meanfield"),
+)
+
+
+def chosen(budget):
+    """The methods a scale's budget ({stage: {method: Budget}}) runs, separate ones first: Gibbs
+    ML and piecewise always, the others where the budget names them."""
+    def runs(method):
+        name = method.base if method.stage == "joint" else method.key
+        return method.reused or method.layer is None or name in budget.get(method.stage, {})
+    return [m for m in SEPARATE + JOINT if runs(m)]
+
+
+def gibbs_of(method):
+    """The Gibbs ML method a method is compared with: the one of its stage."""
+    return GIBBS if method.stage == "separate" else GIBBS + "_joint"

@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Learning methods side by side: maximum likelihood with persistent Gibbs chains (the paper)
+against Potts-restricted ML, pseudo-likelihood, unrolled mean field and piecewise tables, on a
+finished replication run's CNN, edge classes, data and batches; every learned model evaluated
+with Gibbs max-marginals, mean field and ICM on the test set, with paired gains of Gibbs ML.
+
+    .venv/bin/python tools/replicate.py --scale default --out runs/default     # first (`make run`)
+    .venv/bin/python tools/compare_learning.py --scale default --run runs/default --out runs/compare
+
+Writes OUT/report.md and report.json. Re-running continues: finished stages are kept, an
+interrupted one resumes from its last snapshot, and evaluation is redone.
+"""
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # Caffe's per-net set-up chatter, in this process
+from experiments import cli  # noqa: E402
+from experiments.compare import report  # noqa: E402
+from experiments.compare.run import compare  # noqa: E402
+from experiments.replication.stages import StageError  # noqa: E402
+from experiments.scales import COMPARISON  # noqa: E402
+
+
+def main(argv=None):
+    p = cli.Parser(__doc__)
+    p.add_argument("--scale", choices=sorted(COMPARISON), default="default")
+    p.add_argument("--run", type=Path, help="the finished replication run (default runs/SCALE)")
+    p.add_argument("--out", type=cli.output_folder, help="comparison folder (default runs/compare, or runs/compare-SCALE "
+                   "for a scale other than default)")
+    args = p.parse_args(argv)
+    run = (args.run or Path("runs") / args.scale).resolve()
+    out = (args.out or Path("runs") / ("compare" if args.scale == "default" else f"compare-{args.scale}")).resolve()
+
+    def work():
+        try:
+            rep = compare(args.scale, run, out)
+        except StageError as e:
+            print(f"{p.prog}: {e}", file=sys.stderr)
+            return 1
+        print(report.table(rep))
+        print(f"\nreport: {out / 'report.md'}")
+
+    return cli.run(p.prog, work)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
