@@ -6,9 +6,17 @@ of one sweep grows with pixels, labels and edge classes (log-log exponents).
     python tools/bench_sampler.py --quick    # smaller and fewer repeats, a smoke run
     python tools/bench_sampler.py --backend cupy --backend numba --schedule chromatic \\
         --batch 64 --height 240 --width 320  # GPU: also on-device Gpixel-sweeps/s against the roofline
+    git archive BASE sampler | tar -x -C /tmp/base && \\
+        python tools/bench_sampler.py --baseline /tmp/base   # numba against commit BASE, paired
 
 The cupy rows of the main table include copying the arrays to and from the device on every
 sweep (sampler.sweep takes NumPy arrays); the roofline table keeps them on the device.
+
+The numba rows are also set against the CPU's arithmetic bound: a sweep adds 2C table rows of
+L labels per pixel, so at most cores * clock * lanes * 2 / (2 C L) pixel-sweeps per second, with
+lanes = vector bits / 32 (float32; the kernels add float32 rows) and 2 vector additions per cycle
+and core (two FP-add pipes, as on AMD Zen 2-5 and Intel since Skylake). Vector bits and cores
+are read from the machine; the clock is measured (a chain of dependent multiplies).
 """
 import argparse
 import os
@@ -38,6 +46,8 @@ def parse_args(argv=None):
     p.add_argument("--store-images", type=int, default=5000, help="training images, for the chain-store size")
     p.add_argument("--threads", type=int, help="numba threads (default: numba's default)")
     p.add_argument("--quick", action="store_true", help="60x80 images, 2 repeats, no NumPy raster, short scaling")
+    p.add_argument("--baseline", metavar="DIR", help="only time numba chromatic sweeps at the default CRF against "
+                   "the sampler package in DIR/sampler (another commit's), alternating, same inputs")
     args = p.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         p.error("--threads must be positive")
@@ -47,6 +57,8 @@ def parse_args(argv=None):
             p.error(f"--{name.replace('_', '-')} must be at least {least}")
     if args.quick:
         args.height, args.width, args.repeats = 60, 80, 2
+    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "sampler", "__init__.py")):
+        p.error(f"--baseline: no sampler package in {args.baseline!r}")
     return args
 
 
@@ -76,6 +88,8 @@ def exponent(xs, times):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.baseline:
+        return against_baseline(args)
     backends = args.backend or sampler.available_backends()
     schedules = args.schedule or ["chromatic", "raster"]
     n, num_labels, h, w = args.batch, args.labels, args.height, args.width
@@ -105,6 +119,8 @@ def main(argv=None):
                 table[edges, backend, schedule] = t
                 print(f"{edges:<22}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}  {backend:<8}{schedule:<10}"
                       f"{t:>10.4f}{pixels / t / 1e6:>15.2f}{cores[0]:>12.2f}", flush=True)
+    if "numba" in backends and "chromatic" in schedules:
+        arithmetic_bound(args, table, threads)
     if "numpy" in backends and "numba" in backends and "chromatic" in schedules:
         print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
         for edges in EDGE_SETS:
@@ -112,6 +128,89 @@ def main(argv=None):
     if "cupy" in backends and "chromatic" in schedules:
         cupy_roofline(args, table)
     scaling(args, backends[0] if "numba" not in backends else "numba")
+
+
+def against_baseline(args):
+    """Numba chromatic sweeps of the default CRF, this sampler and the one in args.baseline taking
+    turns on the same inputs (a busy machine slows both alike): median wall and process CPU time."""
+    import importlib.util
+    import numba
+    if args.threads:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    init = os.path.join(args.baseline, "sampler", "__init__.py")
+    spec = importlib.util.spec_from_file_location("sampler_baseline", init)
+    baseline = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = baseline
+    spec.loader.exec_module(baseline)
+    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
+    g = np.random.default_rng(0)
+    offsets = sampler.parse_edges(EDGE_SETS[-1])
+    scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
+    theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+    labels = scores.argmax(axis=1).astype(np.uint8)
+    samplers = {"baseline": baseline, "this": sampler}
+    first = {name: module.sweep(scores, labels, theta, offsets, backend="numba") for name, module in samplers.items()}
+    wall, cpu = {name: [] for name in samplers}, {name: [] for name in samplers}
+    for step in range(1, 2 * args.repeats + 1):
+        for name in (samplers if step % 2 else reversed(list(samplers))):
+            start, clock = time.perf_counter(), time.process_time()
+            samplers[name].sweep(scores, labels, theta, offsets, step=step, backend="numba")
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - clock)
+    pixels = n * h * w
+    print(f"numba chromatic, {EDGE_SETS[-1]}, batch {n}, {h}x{w}, L={num_labels}, {numba.get_num_threads()} threads, "
+          f"{2 * args.repeats} sweeps each, alternating; first sweeps identical: "
+          f"{np.array_equal(first['baseline'], first['this'])}")
+    for name in samplers:
+        t, c = statistics.median(wall[name]), statistics.median(cpu[name])
+        print(f"  {name:<9} {pixels / t / 1e6:7.2f} Mpix-sweeps/s   {c / pixels * 1e9:7.1f} CPU ns per pixel-sweep")
+    print(f"  speed-up: {statistics.median(wall['baseline']) / statistics.median(wall['this']):.2f}x wall, "
+          f"{statistics.median(cpu['baseline']) / statistics.median(cpu['this']):.2f}x CPU time")
+
+
+def vector_bits():
+    """The widest vector registers of this CPU, from LLVM's view of its features."""
+    import llvmlite.binding as llvm
+    features = llvm.get_host_cpu_features()
+    return 512 if features.get("avx512f") else 256 if features.get("avx") else 128
+
+
+def clock_ghz(iterations=100_000_000):
+    """Cycles per second of one core: a chain of x = (x ^ i) * x takes 4 cycles an iteration
+    (64-bit multiply latency 3, xor 1, on AMD Zen and Intel cores); thread CPU time, best of 3."""
+    import numba
+
+    @numba.njit
+    def chain(n, x):
+        for i in range(n):
+            x = (x ^ i) * x
+        return x
+
+    chain(10, 3)
+    best = min(_thread_seconds(chain, iterations, 3) for _ in range(3))
+    return 4 * iterations / best / 1e9
+
+
+def _thread_seconds(function, *args):
+    start = time.thread_time()
+    function(*args)
+    return time.thread_time() - start
+
+
+def arithmetic_bound(args, table, threads):
+    """Numba chromatic throughput against cores * clock * lanes * 2 / (2 C L) (see the docstring)."""
+    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
+    cores = min(threads, len(os.sched_getaffinity(0)))
+    bits, ghz = vector_bits(), clock_ghz()
+    lanes = bits // 32
+    print(f"\nnumba against the arithmetic bound: {cores} cores x {ghz:.2f} GHz (measured) x {lanes} float32 "
+          f"lanes ({bits}-bit vectors) x 2 additions per cycle / (2 C L additions per pixel-sweep)")
+    print(f"{'edges':<22}{'C':>4}{'bound Mpix-sweeps/s':>21}{'reached':>10}")
+    for edges in EDGE_SETS:
+        classes = len(sampler.parse_edges(edges))
+        bound = cores * ghz * 1e9 * lanes * 2 / (2 * classes * num_labels)
+        reached = n * h * w / table[edges, "numba", "chromatic"]
+        print(f"{edges:<22}{classes:>4}{bound / 1e6:>21.0f}{reached / bound:>10.1%}")
 
 
 def device_copy_bandwidth(cp, nbytes=2**30, repeats=10):
