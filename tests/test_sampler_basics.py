@@ -266,10 +266,12 @@ def test_numba_chromatic_kernels_agree():
     order, starts = schedule_plan(grid.key(d), 30, 41, "chromatic")
     bases = rng.image_bases(1, np.arange(3), np.zeros(3, np.uint64))
     expected = numpy_backend.sweep(s, y.copy(), t, d, bases, "chromatic")
+    no_counts, no_order = np.zeros((0, len(d), 5, 5), np.int32), np.zeros((0, 2 * len(d) + 1), np.int64)
     for kernel in (numba_backend._chromatic, numba_backend._chromatic_by_image):
         for transpose in (True, False):
             got = y.copy()
-            changed = kernel(s, got, forward, backward, d, order, starts, bases, numba_backend.SAMPLE, transpose)
+            changed = kernel(s, got, forward, backward, d, order, starts, bases, numba_backend.SAMPLE, transpose,
+                             no_counts, no_order)
             assert np.array_equal(got, expected) and changed == np.sum(got != y), (kernel, transpose)
 
 
@@ -314,5 +316,5 @@ def test_numba_kernels_use_only_their_own_file():
             elif isinstance(value, _Intrinsic):
                 assert value._defn.__module__ == numba_backend.__name__, (name, used)
             elif callable(value) and not isinstance(value, type):
-                assert value is numba_backend.prange or (
+                assert value in (numba_backend.prange, numba_backend.get_thread_id) or (
                     isinstance(value, CPUDispatcher) and value.py_func.__module__ == numba_backend.__name__), (name, used)

@@ -62,15 +62,20 @@ def parse_args(argv=None):
     return args
 
 
-def seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores=None):
-    """Median wall time of one sweep, after one untimed sweep (compilation, caches). If a list is
-    given as cores, appends the median of process CPU time / wall time: the cores this process
-    actually got (below the thread count on a machine busy with other jobs)."""
+def model_inputs(edges, n, num_labels, h, w):
+    """(offsets, scores, theta, argmax labels): the benchmark's random model, the same every call."""
     g = np.random.default_rng(0)
     offsets = sampler.parse_edges(edges)
     scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
     theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
-    labels = scores.argmax(axis=1).astype(np.uint8)
+    return offsets, scores, theta, scores.argmax(axis=1).astype(np.uint8)
+
+
+def seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores=None):
+    """Median wall time of one sweep, after one untimed sweep (compilation, caches). If a list is
+    given as cores, appends the median of process CPU time / wall time: the cores this process
+    actually got (below the thread count on a machine busy with other jobs)."""
+    offsets, scores, theta, labels = model_inputs(edges, n, num_labels, h, w)
     times, used = [], []
     for step in range(repeats + 1):
         start, cpu = time.perf_counter(), time.process_time()
@@ -121,6 +126,7 @@ def main(argv=None):
                       f"{t:>10.4f}{pixels / t / 1e6:>15.2f}{cores[0]:>12.2f}", flush=True)
     if "numba" in backends and "chromatic" in schedules:
         arithmetic_bound(args, table, threads)
+        whole_chain(args)
     if "numpy" in backends and "numba" in backends and "chromatic" in schedules:
         print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
         for edges in EDGE_SETS:
@@ -143,11 +149,7 @@ def against_baseline(args):
     sys.modules[spec.name] = baseline
     spec.loader.exec_module(baseline)
     n, num_labels, h, w = args.batch, args.labels, args.height, args.width
-    g = np.random.default_rng(0)
-    offsets = sampler.parse_edges(EDGE_SETS[-1])
-    scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
-    theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
-    labels = scores.argmax(axis=1).astype(np.uint8)
+    offsets, scores, theta, labels = model_inputs(EDGE_SETS[-1], n, num_labels, h, w)
     samplers = {"baseline": baseline, "this": sampler}
     first = {name: module.sweep(scores, labels, theta, offsets, backend="numba") for name, module in samplers.items()}
     wall, cpu = {name: [] for name in samplers}, {name: [] for name in samplers}
@@ -166,6 +168,41 @@ def against_baseline(args):
         print(f"  {name:<9} {pixels / t / 1e6:7.2f} Mpix-sweeps/s   {c / pixels * 1e9:7.1f} CPU ns per pixel-sweep")
     print(f"  speed-up: {statistics.median(wall['baseline']) / statistics.median(wall['this']):.2f}x wall, "
           f"{statistics.median(cpu['baseline']) / statistics.median(cpu['this']):.2f}x CPU time")
+    cpu = {name: [] for name in samplers}
+    for repeat in range(args.repeats):
+        for name in (samplers if repeat % 2 else reversed(list(samplers))):
+            clock = time.process_time()
+            samplers[name].marginals(scores, theta, offsets, burn_in=5, samples=10, seed=repeat, backend="numba")
+            cpu[name].append(time.process_time() - clock)
+    print(f"marginals (burn_in 5, samples 10), {args.repeats} calls each, median process CPU time: "
+          + ", ".join(f"{name} {statistics.median(cpu[name]):.3f} s" for name in samplers))
+
+
+def whole_chain(args):
+    """A learning step's sampling on the numba backend, default CRF: one sweep; train_step with one
+    sweep (the pair counts made while the sweep draws); a sweep then pair_counts (a pass of its
+    own, numba's or numpy's). Taking turns on the same inputs, median of args.repeats each."""
+    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
+    offsets, scores, theta, labels = model_inputs(EDGE_SETS[-1], n, num_labels, h, w)
+    kw = dict(backend="numba")
+    ways = {
+        "sweep": lambda step: sampler.sweep(scores, labels, theta, offsets, step=step, **kw),
+        "train_step(sweeps=1)": lambda step: sampler.train_step(scores, labels, theta, offsets, step=step, **kw),
+        "sweep + pair_counts": lambda step: sampler.pair_counts(
+            sampler.sweep(scores, labels, theta, offsets, step=step, **kw), offsets, num_labels, **kw),
+        "sweep + numpy pair_counts": lambda step: sampler.pair_counts(
+            sampler.sweep(scores, labels, theta, offsets, step=step, **kw), offsets, num_labels, backend="numpy"),
+    }
+    times = {name: [] for name in ways}
+    for step in range(args.repeats + 1):
+        for name, way in ways.items():
+            start = time.perf_counter()
+            way(step)
+            if step:
+                times[name].append(time.perf_counter() - start)
+    print(f"\nnumba, {EDGE_SETS[-1]}, batch {n}: a learning step's sampling (median ms, taking turns)")
+    for name, t in times.items():
+        print(f"  {name:<26}{statistics.median(t) * 1e3:8.2f}")
 
 
 def vector_bits():
@@ -249,12 +286,9 @@ def cupy_roofline(args, table):
     print(f"{'edges':<22}{'C':>4}{'colours':>8}{'ms/sweep':>10}{'Gpix-sweeps/s':>15}{'roofline':>10}"
           f"{'float64 path':>14}{'x numba':>9}")
     for edges in EDGE_SETS:
-        g = np.random.default_rng(0)  # seconds_per_sweep's inputs
-        offsets = sampler.parse_edges(edges)
-        scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
-        theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+        offsets, scores, theta, labels = model_inputs(edges, n, num_labels, h, w)
         model = cupy_backend.Model(scores, theta, offsets)
-        labels = cp.asarray(scores.argmax(axis=1).astype(np.uint8))
+        labels = cp.asarray(labels)
         bases = cp.asarray(np.stack([rng.image_bases(0, np.arange(n), np.full(n, s, np.uint64))
                                      for s in range(args.repeats + 1)]))
         model.sweep(labels, bases[0])  # compiles, warms up

@@ -23,18 +23,23 @@ without a proof (about 0.2% on random inputs). So every label is numpy_backend's
 The vectors are explicit (_vload, _vadd, ...: LLVM vector values, via Numba intrinsics) because
 Numba turns LLVM's SLP vectoriser off, and its loop vectoriser re-checks aliasing for every table
 row and leaves loops of L = 20 iterations scalar.
+
+Beyond sweeps: train_step's last chromatic sweep also counts the sample's pairs, each edge as
+its later end is drawn (_count_pairs), into one partial count per thread; count and
+pair_counts are kernels too (marginal_counts is backends/generic.py's, with these).
 """
+import functools
 import math
 
 import numba
 import numpy as np
 from llvmlite import ir
-from numba import njit, prange, types
+from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 from .. import grid
-from ..colouring import schedule_plan
+from ..colouring import colouring, schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
 BLOCK = 64  # pixels of one colour handled together
@@ -565,11 +570,32 @@ def _block(unary, unaries, padded, tables, steps, order, where, first, size, bas
     return changed
 
 
+@njit(cache=True)
+def _count_pairs(padded, steps, where, first, size, earlier, counts):
+    """counts[c, y_i, y_{i+d_c}] += 1 for the edges from pixels order[first:first+size] (just
+    drawn) to the neighbours drawn before them in this sweep: tables earlier[1:1 + earlier[0]]
+    (_earlier), so that a sweep counts each edge once, when its later end is drawn."""
+    num_labels = counts.shape[1]
+    for t in range(1, 1 + earlier[0]):  # table by table: each class's (L, L) counts stay in cache
+        k = earlier[t]
+        table, step = counts[k // 2], steps[k]
+        for j in range(size):
+            q = where[first + j]
+            label, other = padded[q], padded[np.uint64(q + step)]
+            if other < num_labels:
+                if k % 2 == 0:  # table 2c: the neighbour i + d_c
+                    table[label, other] += 1
+                else:  # table 2c + 1: the neighbour i - d_c
+                    table[other, label] += 1
+
+
 # --- sweeps --------------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
-def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose):
+def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier):
     """Groups (colours) in turn; within one, blocks of (image, pixels) in parallel. Returns #changes.
+    With pairs (threads, C, L, L), each thread adds the pair counts of the edges it closes
+    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting.
 
     One parallel region per colour: used when there are fewer images than threads.
     """
@@ -595,6 +621,8 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(scores[n].reshape(num_labels, h * w), unaries[n], padded[n], tables, steps,
                                 order, where, first, size, bases[n], mode, scratch)
+                if pairs.shape[0]:
+                    _count_pairs(padded[n], steps, where, first, size, earlier[g], pairs[get_thread_id()])
             per_chunk[chunk] = local
         changed += per_chunk.sum()
     for n in prange(n_images):
@@ -603,7 +631,8 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
 
 
 @njit(parallel=True, cache=True)
-def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose):
+def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs,
+                        earlier):
     """Same result as _chromatic, one parallel region per sweep: images in parallel, groups in
     turn inside each. Barriers cost far more than the work on a busy machine."""
     n_images, num_labels, h, w = scores.shape
@@ -622,6 +651,8 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(unary, unaries, padded, tables, steps, order, where, first, size, bases[n],
                                 mode, scratch)
+                if pairs.shape[0]:
+                    _count_pairs(padded, steps, where, first, size, earlier[g], pairs[get_thread_id()])
         _unpad(padded, margin, pw, labels[n])
         per_image[n] = local
     return per_image.sum()
@@ -652,20 +683,69 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
                     out[n, l, (first + j) // w, (first + j) % w] = zj[l] - norm
 
 
+@njit(parallel=True, cache=True)
+def _count(counts, labels):
+    for n in prange(labels.shape[0]):
+        for p in range(labels.shape[1]):
+            counts[n, labels[n, p], p] += 1
+
+
+@njit(parallel=True, cache=True)
+def _pair_counts(labels, offsets, pairs):
+    """pairs[thread, c, y_i, y_{i+d_c}] += 1 over the edges of labels (N, H, W); pairs
+    (threads, C, L, L): one partial sum per thread, no atomics."""
+    n_images, h, w = labels.shape
+    for n in prange(n_images):
+        counts = pairs[get_thread_id()]
+        for c in range(offsets.shape[0]):
+            dy, dx = offsets[c, 0], offsets[c, 1]  # dy >= 0 (canonical)
+            for y in range(max(0, h - dy)):
+                for x in range(max(0, -dx), min(w, w - dx)):
+                    counts[c, labels[n, y, x], labels[n, y + dy, x + dx]] += 1
+
+
 def _tables(theta):
     """(forward, backward): theta[c, l, j] as [c, j, l] and theta as is, both contiguous."""
     return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
 
 
-def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule):
+def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False):
+    """One sweep (or ICM pass); returns (#labels changed, (C, L, L) int64 pair counts of the new
+    labels if count, counted as the sweep closes each edge: chromatic sweeps only)."""
     order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], schedule)
     by_image = schedule == "raster" or len(labels) >= numba.get_num_threads()
     # transposed unaries for the float32 draws; malloc reuses a freed buffer below UNARIES_BYTES,
     # a bigger one is new pages every call (8 ms a sweep at 1024 x 1024, L = 8)
     size = scores[0].nbytes if by_image else scores.nbytes
     transpose = mode == SAMPLE and schedule == "chromatic" and size <= UNARIES_BYTES
-    return (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts,
-                                                             bases, mode, transpose)
+    num_labels = scores.shape[1]
+    pairs = _partial_counts(labels.size, len(offsets), num_labels, count)
+    earlier = _earlier(grid.key(offsets)) if count else np.zeros((0, 2 * len(offsets) + 1), dtype=np.int64)
+    changed = (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts,
+                                                                bases, mode, transpose, pairs, earlier)
+    return changed, pairs.sum(axis=0, dtype=np.int64)
+
+
+def _partial_counts(pixels, num_classes, num_labels, needed=True):
+    """(threads, C, L, L) zeros: one partial pair count per thread, int32 (a smaller table to
+    increment at random) unless a count could reach 2**31 (that many pixels)."""
+    threads = numba.get_num_threads() if needed else 0
+    return np.zeros((threads, num_classes, num_labels, num_labels), dtype=np.int32 if pixels < 2**31 else np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def _earlier(offsets_key):
+    """(K, 2C + 1) int64: row g = the number m of tables whose neighbour of a pixel of colour g has
+    a colour drawn before g, then those m tables (colours go in order; colour(i + d) = colour(i)
+    + a dy + b dx mod K)."""
+    offsets = np.array(offsets_key, dtype=np.int64).reshape(-1, 2)
+    a, b, k = colouring(offsets)
+    step = np.stack([a * offsets[:, 0] + b * offsets[:, 1], -(a * offsets[:, 0] + b * offsets[:, 1])], axis=1).ravel()
+    out = np.zeros((k, len(step) + 1), dtype=np.int64)
+    for g in range(k):
+        tables = np.flatnonzero((g + step) % k < g)
+        out[g, 0], out[g, 1:1 + len(tables)] = len(tables), tables
+    return out
 
 
 def sweep(scores, labels, theta, offsets, bases, schedule):
@@ -673,11 +753,22 @@ def sweep(scores, labels, theta, offsets, bases, schedule):
     return labels
 
 
+def train_step(scores, labels, theta, offsets, bases, schedule):
+    """Sweeps and pair counts (backends/generic.py's train_step). The last chromatic sweep counts
+    each edge as it draws its later end: about what a pass of its own costs on one thread, and
+    no parallel region to start, which on a busy machine costs milliseconds (bench_sampler.py)."""
+    forward, backward = _tables(theta)
+    fused = schedule == "chromatic"
+    for s, row in enumerate(bases):
+        counts = _scan(scores, labels, forward, backward, offsets, row, SAMPLE, schedule, fused and s == len(bases) - 1)[1]
+    return counts if fused else pair_counts(labels, offsets, scores.shape[1])
+
+
 def icm(scores, labels, theta, offsets, iterations):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
     for _ in range(iterations):
-        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic") == 0:
+        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic")[0] == 0:
             break
     return labels
 
@@ -686,3 +777,16 @@ def conditionals(scores, labels, theta, offsets):
     out = np.empty(scores.shape, dtype=np.float32)
     _conditionals(scores, labels, *_tables(theta), offsets, out)
     return out
+
+
+def count(counts, labels):
+    """counts (N, L, H, W) int32 += one-hot(labels)."""
+    n, num_labels, h, w = counts.shape
+    _count(counts.reshape(n, num_labels, h * w), labels.reshape(n, h * w))
+
+
+def pair_counts(labels, offsets, num_labels):
+    """(C, L, L) int64 counts[c, y_i, y_{i+d_c}] of labels (N, H, W): sampler.stats.pair_counts."""
+    pairs = _partial_counts(labels.size, len(offsets), num_labels)
+    _pair_counts(labels, offsets, pairs)
+    return pairs.sum(axis=0, dtype=np.int64)
