@@ -28,19 +28,33 @@ def marginals(scores, theta, offsets, *, burn_in=20, samples=50, seed=0, keys=No
     Sweep s of image n uses step s; init None starts from the argmax of the unaries.
     """
     scores, theta, offsets = checks.model(scores, theta, offsets)
-    n, num_labels, h, w = scores.shape
+    n = scores.shape[0]
     labels = _init(scores, init)
     burn_in, samples = checks.count(burn_in, "burn_in"), checks.count(samples, "samples", 1)
     seed, keys = checks.seed(seed), checks.keys(keys, n)
     schedule = checks.choice(schedule, "schedule", SCHEDULES)
+    bases = _sweep_bases(seed, keys, np.zeros(n, dtype=np.uint64), burn_in + samples)
     module = backends.resolve(backend)
-    counts = np.zeros(scores.shape, dtype=np.int32)
-    for s in range(burn_in + samples):
-        bases = rng.image_bases(seed, keys, np.full(n, s, dtype=np.uint64))
-        labels = module.sweep(scores, labels, theta, offsets, bases, schedule)
-        if s >= burn_in:
-            backends.function(module, "count")(counts, labels)
+    counts = backends.function(module, "marginal_counts")(scores, labels, theta, offsets, bases, burn_in, schedule)
     return (counts / np.float32(samples)).astype(np.float32)
+
+
+def train_step(scores, labels, theta, offsets, *, sweeps=1, seed=0, keys=None, step=0, backend="auto",
+               schedule="chromatic"):
+    """One learning step's sampling: (new (N, H, W) uint8 labels, (C, L, L) int64 pair counts).
+
+    `sweeps` sweeps from labels (not modified), sweep s of image n with step[n] + s, as calling
+    sweep that often does; the counts are pair_counts of the final labels, summed over the batch.
+    """
+    scores, theta, offsets = checks.model(scores, theta, offsets)
+    n, num_labels, h, w = scores.shape
+    labels = checks.labels(labels, (n, h, w), num_labels)
+    sweeps = checks.count(sweeps, "sweeps", 1)
+    bases = _sweep_bases(checks.seed(seed), checks.keys(keys, n), checks.steps(step, n), sweeps)
+    module = backends.resolve(backend)
+    counts = backends.function(module, "train_step")(scores, labels, theta, offsets, bases,
+                                                     checks.choice(schedule, "schedule", SCHEDULES))
+    return labels, counts
 
 
 def conditionals(scores, labels, theta, offsets, *, backend="auto"):
@@ -65,14 +79,15 @@ def energy(scores, labels, theta, offsets):
     return stats.energy(scores, checks.labels(labels, (n, h, w), num_labels), theta, offsets)
 
 
-def pair_counts(labels, offsets, num_labels):
+def pair_counts(labels, offsets, num_labels, *, backend="auto"):
     """(C, L, L) int64 counts[c, y_i, y_{i+d_c}] summed over the (N, H, W) labellings given."""
     num_labels = checks.count(num_labels, "num_labels", 1)
     offsets = parse_edges(offsets)
     shape = np.shape(labels)
     if len(shape) != 3:
         raise ValueError(f"labels: expected shape (N, H, W), got {shape}")
-    return stats.pair_counts(checks.labels(labels, shape, num_labels), offsets, num_labels)
+    labels = checks.labels(labels, shape, num_labels)
+    return backends.function(backends.resolve(backend), "pair_counts")(labels, offsets, num_labels)
 
 
 def icm(scores, theta, offsets, *, iterations=10, init=None, backend="auto"):
@@ -98,6 +113,11 @@ def meanfield(scores, theta, offsets, *, iterations=10, damping=0.5, backend="au
         raise ValueError(f"damping: expected a number in (0, 1], got {damping!r}")
     module = backends.resolve(backend)
     return backends.function(module, "meanfield")(scores, theta, offsets, iterations, float(damping))
+
+
+def _sweep_bases(seed, keys, steps, sweeps):
+    """(sweeps, N) uint64: row s holds the stream bases of sweep s, image n at step steps[n] + s."""
+    return np.stack([rng.image_bases(seed, keys, steps + np.uint64(s)) for s in range(sweeps)])
 
 
 def _init(scores, init):

@@ -62,12 +62,13 @@ CASES = {
         case(f"{FOREST} --json emptydir", "--json", "emptydir"),
         case(f"{FOREST} --json missing/f.json", "--json", "missing", out="missing"),
     ],
-    "bench_sampler": [  # being rewritten elsewhere: its current arguments, a few cases
+    "bench_sampler": [
         case("--bogus", "--bogus"),
         case("--labels 1", "--labels"),
         case("--batch 0", "--batch"),
         case("--threads 0", "--threads"),
         case("--backend bogus", "--backend", "'bogus'"),
+        case("--baseline missing", "--baseline", "missing"),
     ],
     "contact_sheet": [
         case("ds/train.h5", "--out"),

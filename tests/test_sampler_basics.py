@@ -4,7 +4,7 @@ import pytest
 
 import sampler
 from sampler import grid, rng
-from sampler.backends import numba_backend
+from sampler.backends import numba_backend, numpy_backend
 from sampler.colouring import schedule_plan
 
 BACKENDS = sampler.available_backends()
@@ -257,18 +257,22 @@ def test_backends_registry():
 
 
 def test_numba_chromatic_kernels_agree():
-    """Parallel over images or over the pixels of a colour: the same sweep."""
+    """Parallel over images or over the pixels of a colour, unaries transposed once or gathered
+    by each block (for batches too big to copy): the same sweep, numpy_backend's."""
     if "numba" not in BACKENDS:
         pytest.skip("numba not available")
     s, y, t, d = random_model(8, n=3, num_labels=5, h=30, w=41, offsets="sparse:1,3")
     forward, backward = numba_backend._tables(t)
     order, starts = schedule_plan(grid.key(d), 30, 41, "chromatic")
     bases = rng.image_bases(1, np.arange(3), np.zeros(3, np.uint64))
-    a, b = y.copy(), y.copy()
-    changed_a = numba_backend._chromatic(s, a, forward, backward, d, order, starts, bases, numba_backend.SAMPLE)
-    changed_b = numba_backend._chromatic_by_image(s, b, forward, backward, d, order, starts, bases,
-                                                  numba_backend.SAMPLE)
-    assert np.array_equal(a, b) and changed_a == changed_b == np.sum(a != y)
+    expected = numpy_backend.sweep(s, y.copy(), t, d, bases, "chromatic")
+    no_counts, no_order = np.zeros((0, len(d), 5, 5), np.int32), np.zeros((0, 2 * len(d) + 1), np.int64)
+    for kernel in (numba_backend._chromatic, numba_backend._chromatic_by_image):
+        for transpose in (True, False):
+            got = y.copy()
+            changed = kernel(s, got, forward, backward, d, order, starts, bases, numba_backend.SAMPLE, transpose,
+                             no_counts, no_order)
+            assert np.array_equal(got, expected) and changed == np.sum(got != y), (kernel, transpose)
 
 
 @pytest.mark.parametrize("offsets", ["window:1", "sparse:1,2,4,8,16,32", [[0, 2], [2, 1], [1, -3]]], ids=str)
@@ -296,8 +300,10 @@ def test_numba_kernels_restate_exp_neg_exactly():
 
 def test_numba_kernels_use_only_their_own_file():
     """Numba's cache checks only the defining file, so a kernel calling into another module would
-    keep stale code after that module changed: every jitted callee must live in numba_backend."""
+    keep stale code after that module changed: every jitted callee (and every intrinsic, whose
+    code generator is compiled into the caller) must live in numba_backend."""
     import types
+    from numba.core.extending import _Intrinsic
     from numba.core.registry import CPUDispatcher
     kernels = {k: v for k, v in vars(numba_backend).items() if isinstance(v, CPUDispatcher)}
     assert {"_mix", "_exp_neg", "_block", "_chromatic", "_chromatic_by_image"} <= set(kernels)
@@ -307,6 +313,8 @@ def test_numba_kernels_use_only_their_own_file():
             value = vars(numba_backend).get(used)
             if isinstance(value, types.ModuleType):
                 assert value is np, (name, used)
+            elif isinstance(value, _Intrinsic):
+                assert value._defn.__module__ == numba_backend.__name__, (name, used)
             elif callable(value) and not isinstance(value, type):
-                assert value is numba_backend.prange or (
+                assert value in (numba_backend.prange, numba_backend.get_thread_id) or (
                     isinstance(value, CPUDispatcher) and value.py_func.__module__ == numba_backend.__name__), (name, used)

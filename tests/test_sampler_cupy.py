@@ -72,8 +72,17 @@ def test_device_marginal_loop_equals_the_api_loop():
     burn_in, samples, seed, keys = 3, 6, 9, np.arange(4)
     expected = sampler.marginals(s, t, d, burn_in=burn_in, samples=samples, seed=seed, backend="cupy")
     bases = np.stack([rng.image_bases(seed, keys, np.full(4, k, np.uint64)) for k in range(burn_in + samples)])
-    counts = cupy_backend.sample_counts(s, s.argmax(axis=1).astype(np.uint8), t, d, bases, burn_in, "chromatic")
+    counts = cupy_backend.marginal_counts(s, s.argmax(axis=1).astype(np.uint8), t, d, bases, burn_in, "chromatic")
     assert np.array_equal((counts / np.float32(samples)).astype(np.float32), expected)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_train_step_on_the_device_is_numpy_s(schedule):
+    s, y, t, d = random_model(9, n=4, num_labels=20, h=30, w=31, offsets="sparse:1,2,4,8", scale=0.5)
+    kw = dict(sweeps=3, seed=2, keys=[4, 5, 6, 7], step=[0, 5, 9, 1], schedule=schedule)
+    labels, counts = sampler.train_step(s, y, t, d, backend="cupy", **kw)
+    expected_labels, expected_counts = sampler.train_step(s, y, t, d, backend="numpy", **kw)
+    assert np.array_equal(labels, expected_labels) and np.array_equal(counts, expected_counts)
 
 
 def test_statistical_agreement_with_numba_on_a_larger_model():

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sampler
-from sampler import backends, kernelmath, rng
+from sampler import backends, kernelmath, rng, stats
 from sampler.backends import cupy_backend, numpy_backend
 from sampler.colouring import schedule_plan
 from sampler import grid
@@ -447,19 +447,65 @@ def test_emulated_backend_statistics_and_baselines(fake_cupy):
     # marginals with the chain on the device: api.marginals' numbers
     burn_in, samples = 2, 3
     bases = np.stack([rng.image_bases(4, np.arange(3), np.full(3, s, np.uint64)) for s in range(burn_in + samples)])
-    counts = cupy_backend.sample_counts(scores, scores.argmax(axis=1).astype(np.uint8), theta, offsets, bases,
-                                        burn_in, "chromatic")
+    counts = cupy_backend.marginal_counts(scores, scores.argmax(axis=1).astype(np.uint8), theta, offsets, bases,
+                                          burn_in, "chromatic")
     expected = sampler.marginals(scores, theta, offsets, burn_in=burn_in, samples=samples, seed=4, backend="numpy")
     assert np.array_equal((counts / np.float32(samples)).astype(np.float32), expected)
 
 
+@pytest.mark.parametrize("schedule", ["chromatic", "raster"])
+def test_emulated_train_step_keeps_the_chain_on_the_device(fake_cupy, monkeypatch, schedule):
+    """train_step: one upload of the labels, the sweeps and the pair counts on the device, one
+    download of labels and counts; numpy_backend's sweeps and stats.pair_counts bit for bit."""
+    g = np.random.default_rng(2)
+    offsets = sampler.parse_edges("sparse:1,2")
+    scores = (2 * g.normal(size=(3, 5, 10, 12))).astype(np.float32)
+    theta = g.normal(size=(len(offsets), 5, 5)).astype(np.float32)
+    labels = g.integers(0, 5, (3, 10, 12)).astype(np.uint8)
+    bases = np.stack([rng.image_bases(4, np.arange(3), np.full(3, s, np.uint64)) for s in range(3)])
+    expected = labels.copy()
+    for row in bases:
+        expected = numpy_backend.sweep(scores, expected, theta, offsets, row, schedule)
+    uploads, downloads = [], []
+    asarray, get = fake_cupy.asarray, _DeviceArray.get
+    monkeypatch.setattr(fake_cupy, "asarray", lambda a, dtype=None: (
+        uploads.append(a.shape) if not isinstance(a, _DeviceArray) else None) or asarray(a, dtype))
+    monkeypatch.setattr(_DeviceArray, "get", lambda self: downloads.append(self.shape) or get(self))
+    got = labels.copy()
+    counts = cupy_backend.train_step(scores, got, theta, offsets, bases, schedule)
+    assert np.array_equal(got, expected) and counts.dtype == np.int64
+    assert np.array_equal(counts, stats.pair_counts(expected, offsets, 5))
+    assert uploads.count(labels.shape) == 1 and uploads.count(bases.shape) == 1
+    assert sorted(downloads) == sorted([labels.shape, (len(offsets), 5, 5)])
+
+
+def test_emulated_backend_serves_the_public_functions(fake_cupy, monkeypatch, fresh_registry):
+    """With cupy available, "auto" sends train_step, marginals and pair_counts to its own
+    whole-chain and counting functions; results as numpy_backend's."""
+    monkeypatch.setattr(cupy_backend, "available", lambda: True)
+    assert backends.function(cupy_backend, "pair_counts") is cupy_backend.pair_counts
+    assert backends.function(cupy_backend, "train_step") is cupy_backend.train_step
+    assert backends.function(cupy_backend, "marginal_counts") is cupy_backend.marginal_counts
+    g = np.random.default_rng(3)
+    offsets = sampler.parse_edges("window:1")
+    scores = g.normal(size=(2, 3, 8, 9)).astype(np.float32)
+    theta = g.normal(size=(len(offsets), 3, 3)).astype(np.float32)
+    labels = g.integers(0, 3, (2, 8, 9)).astype(np.uint8)
+    for backend in ("auto", "numpy"):
+        results = [sampler.train_step(scores, labels, theta, offsets, sweeps=2, step=[3, 1], backend=backend),
+                   sampler.marginals(scores, theta, offsets, burn_in=1, samples=2, backend=backend),
+                   sampler.pair_counts(labels, offsets, 3, backend=backend)]
+        if backend == "auto":
+            on_device = results
+    for a, b in zip(on_device, results):
+        for x, y in zip(a if isinstance(a, tuple) else [a], b if isinstance(b, tuple) else [b]):
+            assert np.array_equal(x, y) and x.dtype == y.dtype
+
+
 def test_benchmark_roofline_table_runs(fake_cupy, monkeypatch, capsys):
     import argparse
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("bench_sampler", grid.__file__.replace(
-        "sampler/grid.py", "tools/bench_sampler.py"))
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+
+    from experiments.bench import sweeps as bench
     monkeypatch.setattr(bench, "device_copy_bandwidth", lambda cp: 2e12)
     monkeypatch.setitem(sys.modules, "cupy", fake_cupy)
     args = argparse.Namespace(batch=2, labels=3, height=12, width=16, repeats=2)

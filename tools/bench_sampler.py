@@ -6,22 +6,24 @@ of one sweep grows with pixels, labels and edge classes (log-log exponents).
     python tools/bench_sampler.py --quick    # smaller and fewer repeats, a smoke run
     python tools/bench_sampler.py --backend cupy --backend numba --schedule chromatic \\
         --batch 64 --height 240 --width 320  # GPU: also on-device Gpixel-sweeps/s against the roofline
+    git archive BASE sampler | tar -x -C /tmp/base && \\
+        python tools/bench_sampler.py --baseline /tmp/base   # numba against commit BASE, paired
 
 The cupy rows of the main table include copying the arrays to and from the device on every
 sweep (sampler.sweep takes NumPy arrays); the roofline table keeps them on the device.
+
+The numba rows are also set against the CPU's arithmetic bound: a sweep adds 2C table rows of
+L labels per pixel, so at most cores * clock * lanes * 2 / (2 C L) pixel-sweeps per second, with
+lanes = vector bits / 32 (float32; the kernels add float32 rows) and 2 vector additions per cycle
+and core (two FP-add pipes, as on AMD Zen 2-5 and Intel since Skylake). Vector bits and cores
+are read from the machine; the clock is measured (a chain of dependent multiplies).
 """
 import os
-import statistics
 import sys
-import time
 
-import numpy as np
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-import sampler  # noqa: E402
-from experiments import cli  # noqa: E402
-
-EDGE_SETS = ("window:1", "window:2", "window:3", "sparse:1,2,4,8", "sparse:1,2,4,8,16,32")  # the last: the default CRF
+import sampler
+from experiments import cli
+from experiments.bench.sweeps import run
 
 
 def parse_args(argv=None):
@@ -30,171 +32,31 @@ def parse_args(argv=None):
                    help="backend to time (repeatable; default: all available here)")
     p.add_argument("--schedule", action="append", choices=("chromatic", "raster"),
                    help="schedule to time (repeatable; default: both)")
-    p.add_argument("--labels", type=int, default=20)
-    p.add_argument("--height", type=int, default=120)
-    p.add_argument("--width", type=int, default=160)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--repeats", type=int, default=5, help="timed sweeps per cell (median reported)")
-    p.add_argument("--store-images", type=int, default=5000, help="training images, for the chain-store size")
-    p.add_argument("--threads", type=int, help="numba threads (default: numba's default)")
+    p.add_argument("--labels", type=cli.positive_int, default=20)
+    p.add_argument("--height", type=cli.positive_int, default=120)
+    p.add_argument("--width", type=cli.positive_int, default=160)
+    p.add_argument("--batch", type=cli.positive_int, default=16)
+    p.add_argument("--repeats", type=cli.positive_int, default=5, help="timed sweeps per cell (median reported)")
+    p.add_argument("--store-images", type=cli.positive_int, default=5000,
+                   help="training images, for the chain-store size")
+    p.add_argument("--threads", type=cli.positive_int, help="numba threads (default: numba's default)")
     p.add_argument("--quick", action="store_true", help="60x80 images, 2 repeats, no NumPy raster, short scaling")
+    p.add_argument("--baseline", metavar="DIR", help="only time numba chromatic sweeps at the default CRF against "
+                   "the sampler package in DIR/sampler (another commit's), alternating, same inputs")
     args = p.parse_args(argv)
-    if args.threads is not None and args.threads < 1:
-        p.error("--threads must be positive")
-    for name in ("labels", "height", "width", "batch", "repeats", "store_images"):
-        least = 2 if name == "labels" else 1
-        if getattr(args, name) < least:
-            p.error(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.labels < 2:
+        p.error("--labels: expected at least 2")
     if args.quick:
         args.height, args.width, args.repeats = 60, 80, 2
+    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "sampler", "__init__.py")):
+        p.error(f"--baseline: no sampler package in {args.baseline!r}")
     return args
-
-
-def seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores=None):
-    """Median wall time of one sweep, after one untimed sweep (compilation, caches). If a list is
-    given as cores, appends the median of process CPU time / wall time: the cores this process
-    actually got (below the thread count on a machine busy with other jobs)."""
-    g = np.random.default_rng(0)
-    offsets = sampler.parse_edges(edges)
-    scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
-    theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
-    labels = scores.argmax(axis=1).astype(np.uint8)
-    times, used = [], []
-    for step in range(repeats + 1):
-        start, cpu = time.perf_counter(), time.process_time()
-        labels = sampler.sweep(scores, labels, theta, offsets, step=step, backend=backend, schedule=schedule)
-        times.append(time.perf_counter() - start)
-        used.append((time.process_time() - cpu) / times[-1])
-    if cores is not None:
-        cores.append(statistics.median(used[1:]))
-    return statistics.median(times[1:])
-
-
-def exponent(xs, times):
-    return np.polyfit(np.log(xs), np.log(times), 1)[0]
 
 
 def main(argv=None):
     args = parse_args(argv)
-    backends = args.backend or sampler.available_backends()
-    schedules = args.schedule or ["chromatic", "raster"]
-    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
-    pixels = n * h * w
-    threads = None
-    if "numba" in backends:
-        import numba
-        if args.threads:
-            numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-        threads = numba.get_num_threads()
-    print(f"batch {n}, {h}x{w}, L={num_labels}, {args.repeats} timed sweeps per cell (median); "
-          f"numba threads {threads}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"chain store: N*H*W = {args.store_images}*{h}*{w} bytes = {args.store_images * h * w / 2**20:.1f} MiB "
-          f"(batch of {n}: {sampler.ChainStore(n, h, w, num_labels).nbytes} bytes)")
-    print(f"\n{'edges':<22}{'C':>4}{'colours':>8}  {'backend':<8}{'schedule':<10}{'s/sweep':>10}{'Mpix-sweeps/s':>15}"
-          f"{'cores used':>12}")
-    table = {}
-    for edges in EDGE_SETS:
-        offsets = sampler.parse_edges(edges)
-        for backend in backends:
-            for schedule in schedules:
-                if backend == "numpy" and schedule == "raster" and args.quick:
-                    continue
-                repeats = 1 if (backend, schedule) == ("numpy", "raster") else args.repeats
-                cores = []
-                t = seconds_per_sweep(backend, schedule, edges, n, num_labels, h, w, repeats, cores)
-                table[edges, backend, schedule] = t
-                print(f"{edges:<22}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}  {backend:<8}{schedule:<10}"
-                      f"{t:>10.4f}{pixels / t / 1e6:>15.2f}{cores[0]:>12.2f}", flush=True)
-    if "numpy" in backends and "numba" in backends and "chromatic" in schedules:
-        print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
-        for edges in EDGE_SETS:
-            print(f"  {edges:<22}{table[edges, 'numpy', 'chromatic'] / table[edges, 'numba', 'chromatic']:8.1f}x")
-    if "cupy" in backends and "chromatic" in schedules:
-        cupy_roofline(args, table)
-    scaling(args, backends[0] if "numba" not in backends else "numba")
-
-
-def device_copy_bandwidth(cp, nbytes=2**30, repeats=10):
-    """Bytes moved per second (read + written) by a device-to-device cudaMemcpy of nbytes."""
-    a, b = cp.ones(nbytes, dtype=cp.uint8), cp.empty(nbytes, dtype=cp.uint8)
-    start, stop = cp.cuda.Event(), cp.cuda.Event()
-    times = []
-    for _ in range(repeats + 1):
-        start.record()
-        b.data.copy_from_device_async(a.data, nbytes)
-        stop.record()
-        stop.synchronize()
-        times.append(cp.cuda.get_elapsed_time(start, stop) / 1e3)
-    return 2 * nbytes / statistics.median(times[1:])
-
-
-def cupy_roofline(args, table):
-    """Chromatic sweeps with every array on the device (cupy_backend.Model), the inputs of
-    seconds_per_sweep. Bytes that must move between DRAM and the chip per pixel-sweep: the L
-    float32 scores read once (4L) and the uint8 label read once and written once (2). Not per
-    pixel: theta (shared memory, C*L*L*4 bytes per block), the colour order (4*H*W bytes, shared
-    by the batch, L2-resident), the random numbers (a hash of a counter: none), the per-image
-    stream bases (8 bytes per image). Neighbour labels come from L2 (the batch's labels are
-    N*H*W bytes). Roofline = measured copy bandwidth / (4L + 2) pixel-sweeps per second."""
-    import cupy as cp
-    from sampler import rng
-    from sampler.backends import cupy_backend
-    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
-    pixels, per_pixel = n * h * w, 4 * num_labels + 2
-    bandwidth = device_copy_bandwidth(cp)
-    roofline = bandwidth / per_pixel
-    name = cp.cuda.runtime.getDeviceProperties(cp.cuda.runtime.getDevice())["name"].decode()
-    print(f"\ncupy on the device ({name}): copy bandwidth {bandwidth / 1e9:.0f} GB/s, {per_pixel} bytes per "
-          f"pixel-sweep (4L + 2), roofline {roofline / 1e9:.2f} Gpix-sweeps/s; targets: >= 50% of it for "
-          f"window:1, >= 100x numba")
-    print(f"{'edges':<22}{'C':>4}{'colours':>8}{'ms/sweep':>10}{'Gpix-sweeps/s':>15}{'roofline':>10}"
-          f"{'float64 path':>14}{'x numba':>9}")
-    for edges in EDGE_SETS:
-        g = np.random.default_rng(0)  # seconds_per_sweep's inputs
-        offsets = sampler.parse_edges(edges)
-        scores = g.normal(size=(n, num_labels, h, w)).astype(np.float32)
-        theta = (0.3 * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
-        model = cupy_backend.Model(scores, theta, offsets)
-        labels = cp.asarray(scores.argmax(axis=1).astype(np.uint8))
-        bases = cp.asarray(np.stack([rng.image_bases(0, np.arange(n), np.full(n, s, np.uint64))
-                                     for s in range(args.repeats + 1)]))
-        model.sweep(labels, bases[0])  # compiles, warms up
-        model.counter.fill(0)
-        start, stop = cp.cuda.Event(), cp.cuda.Event()
-        start.record()
-        for s in range(1, args.repeats + 1):
-            model.sweep(labels, bases[s])
-        stop.record()
-        stop.synchronize()
-        t = cp.cuda.get_elapsed_time(start, stop) / 1e3 / args.repeats
-        exact = int(model.counter.get()[0]) / (pixels * args.repeats)
-        numba_t = table.get((edges, "numba", "chromatic"))
-        speedup = f"{numba_t / t:>8.0f}x" if numba_t else f"{'-':>9}"
-        print(f"{edges:<22}{len(offsets):>4}{sampler.colouring(offsets)[2]:>8}{t * 1e3:>10.3f}{pixels / t / 1e9:>15.2f}"
-              f"{pixels / t / roofline:>10.1%}{exact:>14.3%}{speedup}", flush=True)
-        del model, labels, bases
-
-
-def scaling(args, backend):
-    """Time of one chromatic sweep against each size factor, others at the defaults."""
-    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
-    factors = (1, 2) if args.quick else (1, 2, 4)
-    print(f"\nscaling ({backend}, chromatic): log-log exponent of s/sweep (1 = linear)")
-    sides = [(h * f // 2, w * f // 2) for f in factors]
-    t = [seconds_per_sweep(backend, "chromatic", "window:1", n, num_labels, a, b, args.repeats) for a, b in sides]
-    print(f"  pixels        {[a * b for a, b in sides]}: {_fmt(t)} -> exponent {exponent([a * b for a, b in sides], t):.2f}")
-    labels = [5 * f for f in factors] + ([40] if not args.quick else [])
-    t = [seconds_per_sweep(backend, "chromatic", "window:1", n, k, h, w, args.repeats) for k in labels]
-    print(f"  labels        {labels}: {_fmt(t)} -> exponent {exponent(labels, t):.2f}")
-    windows = (1, 2) if args.quick else (1, 2, 3, 4)
-    classes = [len(sampler.window(r)) for r in windows]
-    t = [seconds_per_sweep(backend, "chromatic", f"window:{r}", n, num_labels, h, w, args.repeats) for r in windows]
-    print(f"  edge classes  {classes}: {_fmt(t)} -> exponent {exponent(classes, t):.2f}")
-
-
-def _fmt(times):
-    return "[" + ", ".join(f"{t:.4f}" for t in times) + "] s"
+    return cli.run("bench_sampler.py", lambda: run(args))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,13 +1,21 @@
 """Backend registry. A backend is a module `sampler/backends/<name>_backend.py` with
-`available() -> bool` (False where it cannot run, e.g. CuPy without a GPU) and any of:
-sweep, icm, conditionals, count, meanfield, with numpy_backend's signatures (NumPy arrays
-in and out); numpy_backend supplies whatever a backend leaves out. Dropping in
+`available() -> bool` (False where it cannot run, e.g. CuPy without a GPU) and any of the
+operations below, with numpy_backend's signatures (NumPy arrays in and out). Dropping in
 `cupy_backend.py` is enough to register "cupy" (and to make "auto" prefer it).
+
+Single operations: sweep, icm, conditionals, count, pair_counts, meanfield; numpy_backend
+supplies whichever a backend leaves out. Whole-chain operations: train_step (k sweeps, then the
+pair counts) and marginal_counts (burn-in, then label counts over the sweeps after it), so that
+a backend can keep the chain where it computes (a GPU: one upload, one download); where a
+backend leaves one out, generic.py builds it from that backend's own single operations.
 """
 import functools
 import importlib
 
+from . import generic
+
 NAMES = ("cupy", "numba", "numpy")  # also the order "auto" prefers
+WHOLE_CHAIN = ("train_step", "marginal_counts")
 
 
 @functools.lru_cache(maxsize=None)
@@ -37,5 +45,11 @@ def resolve(name):
 
 
 def function(module, name):
-    """module.name, or the NumPy reference where the backend does not provide it."""
-    return getattr(module, name, None) or getattr(_load("numpy"), name)
+    """module.name; where the backend does not provide it, a whole-chain operation built from the
+    backend's own single operations (generic.py), or numpy_backend's single operation."""
+    own = getattr(module, name, None)
+    if own is not None:
+        return own
+    if name in WHOLE_CHAIN:
+        return functools.partial(getattr(generic, name), lambda single: function(module, single))
+    return getattr(_load("numpy"), name)

@@ -4,9 +4,10 @@ Importing this module never needs CuPy; `available()` is true only where CuPy im
 device is visible and the kernels compile (`REASON` says why not otherwise).
 
 Registry functions (numpy_backend's signatures, NumPy in and out, one upload and one download
-per call): sweep, icm, conditionals, meanfield, plus pair_counts (sampler.stats' signature)
-and sample_counts (marginals with the chain on the device for all its sweeps). `Model` is the
-device-resident form that the benchmark times: arrays stay on the device across sweeps.
+per call): sweep, icm, conditionals, meanfield, pair_counts, and the whole-chain operations
+train_step and marginal_counts, which keep the chain on the device for all their sweeps and
+count on the device too. `Model` is the device-resident form that the benchmark times: arrays
+stay on the device across sweeps.
 
 Chromatic sweep = one kernel launch per colour, all images of the batch in that launch
 (grid-stride over (image, pixel of the colour)); each block first copies the pairwise tables
@@ -220,7 +221,20 @@ def sweep(scores, labels, theta, offsets, bases, schedule):
     return labels
 
 
-def sample_counts(scores, labels, theta, offsets, bases, burn_in, schedule):
+def train_step(scores, labels, theta, offsets, bases, schedule):
+    """len(bases) sweeps ((S, N) uint64, one row per sweep) of labels, in place, then their pair
+    counts: one upload, the counts on the device, one download of labels and counts."""
+    cp = _cupy()
+    model = Model(scores, theta, offsets, schedule)
+    device, bases = cp.asarray(labels), cp.asarray(bases)
+    for row in bases:
+        model.sweep(device, row)
+    counts = pair_counts_device(device, offsets, scores.shape[1])
+    labels[...] = device.get()
+    return counts.get().astype(np.int64)
+
+
+def marginal_counts(scores, labels, theta, offsets, bases, burn_in, schedule):
     """(N, L, H, W) int32 label counts over sweeps burn_in.. of len(bases) sweeps, sweep s using
     bases[s] ((S, N) uint64): api.marginals' loop with the chain kept on the device."""
     cp = _cupy()

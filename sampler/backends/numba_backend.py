@@ -5,28 +5,48 @@ inside each) when the batch has at least as many images as threads, else over th
 Layout, chosen for speed (see tools/bench_sampler.py):
 - labels live in a padded copy per image, a margin of R = max |offset| filled with the
   "outside" label L, so a neighbour is one load at a fixed flat offset, without bounds tests;
-- the pairwise tables are stacked as (2C, L + 1, L) float32 (widened, exactly, as they are added
-  to the float64 logits): row 2c = theta[c] transposed (the term of i + d_c), row 2c + 1 =
-  theta[c] (the term of i - d_c), then a zero row for the outside label; so each neighbour adds
-  one contiguous L-vector;
-- pixels go in blocks of BLOCK pixels of one colour: the logits of a block are accumulated
-  neighbour class by neighbour class (independent additions, so no chain of dependent adds),
-  and exp runs over the whole block at once.
-Same float64 arithmetic, in the same order, as numpy_backend (adding a zero row is what it does
-for outside neighbours too), so both usually give identical labels.
+- the pairwise tables are stacked as (2C, L + 1, Lp) float32, 64-byte aligned: row 2c =
+  theta[c] transposed (the term of i + d_c), row 2c + 1 = theta[c] (the term of i - d_c), then a
+  zero row for the outside label, each row zero-padded to Lp = a multiple of 2 x LANES labels;
+- for chromatic sampling, each image's scores are transposed once per call to (H*W, L);
+- pixels go in blocks of BLOCK pixels of one colour.
+
+Exactness: numpy_backend sums the logits and draws in float64; _logits and _draw restate that
+arithmetic in its order of operations, and ICM, raster sweeps and conditionals use only them.
+A chromatic sweep first works in float32 (_sample_block): each pixel's logits in LANES-wide
+vectors held in registers, with a running bound on their rounding error (_logits32); then the
+block's draws, across its pixels (_draws32), each with a proof that it is the float64 label
+(the argument of cupy_kernels.cu's gibbs_pixel). The float64 arithmetic runs for the pixels
+without a proof (about 0.2% on random inputs). So every label is numpy_backend's
+(tests/test_sampler_basics.py, tests/test_sampler_certified.py).
+
+The vectors are explicit (_vload, _vadd, ...: LLVM vector values, via Numba intrinsics) because
+Numba turns LLVM's SLP vectoriser off, and its loop vectoriser re-checks aliasing for every table
+row and leaves loops of L = 20 iterations scalar.
+
+Beyond sweeps: train_step's last chromatic sweep also counts the sample's pairs, each edge as
+its later end is drawn (_count_pairs), into one partial count per thread; count and
+pair_counts are kernels too (marginal_counts is backends/generic.py's, with these).
 """
+import functools
 import math
 
 import numba
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import get_thread_id, njit, prange, types
+from numba.core import cgutils
+from numba.extending import intrinsic, models, register_model
 
 from .. import grid
-from ..colouring import schedule_plan
+from ..colouring import colouring, schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
-BLOCK = 64  # pixels of one colour handled together
-CHUNK = 16  # blocks per parallel task in _chromatic (1024 pixels)
+BLOCK = 128  # pixels of one colour handled together (64: 4% slower at the default CRF)
+CHUNK = 8  # blocks per parallel task in _chromatic (1024 pixels)
+LANES = 16  # float32 lanes of one explicit vector (64 bytes: a cache line, one AVX-512 register)
+ALIGN = 64  # bytes; a vector load that straddles two cache lines costs two
+UNARIES_BYTES = 16 * 2**20  # transposed scores at once, at most (glibc's mmap threshold: 32 MiB at most)
 
 
 def available():
@@ -72,16 +92,201 @@ def _exp_neg(x):
     return p
 
 
+# --- explicit float32 vectors: LANES lanes in one LLVM vector value ----------------------------------
+
+class _Float32Vector(types.Type):
+    def __init__(self):
+        super().__init__(name=f"float32x{LANES}")
+
+
+_vector = _Float32Vector()
+_IR_VECTOR = ir.VectorType(ir.FloatType(), LANES)
+_I32, _I64 = ir.IntType(32), ir.IntType(64)
+
+
+@register_model(_Float32Vector)
+class _Float32VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _IR_VECTOR)
+
+
+def _ir_pointer(context, builder, array_type, array, index):
+    data = context.make_array(array_type)(context, builder, array).data
+    return builder.bitcast(builder.gep(data, [index]), ir.PointerType(_IR_VECTOR))
+
+
+def _ir_larger(builder, a, b):
+    """The larger of a and b lane by lane, by compare and select (llvm.maxnum also handles NaN:
+    a compare and a blend more; there are no NaN here)."""
+    return builder.select(builder.fcmp_ordered(">", a, b), a, b)
+
+
+@intrinsic
+def _vload(typingctx, array, index):
+    """array[index:index + LANES] of a 1-d float32 array, as one vector (no bounds check)."""
+    def codegen(context, builder, signature, args):
+        return builder.load(_ir_pointer(context, builder, signature.args[0], *args), align=4)
+    return _vector(array, index), codegen
+
+
+@intrinsic
+def _vload_first(typingctx, array, index, count):
+    """array[index:index + LANES] with the lanes from count on set to zero (they are read: the
+    array must extend LANES past index)."""
+    def codegen(context, builder, signature, args):
+        values = builder.load(_ir_pointer(context, builder, signature.args[0], args[0], args[1]), align=4)
+        lanes = ir.Constant(ir.VectorType(_I64, LANES), list(range(LANES)))
+        count = builder.insert_element(ir.Constant(ir.VectorType(_I64, LANES), None), args[2], ir.Constant(_I32, 0))
+        count = builder.shuffle_vector(count, count, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+        return builder.select(builder.icmp_signed("<", lanes, count), values, ir.Constant(_IR_VECTOR, [0.0] * LANES))
+    return _vector(array, index, types.int64), codegen
+
+
+@intrinsic
+def _vstore(typingctx, array, index, value):
+    """array[index:index + LANES] = value."""
+    def codegen(context, builder, signature, args):
+        builder.store(args[2], _ir_pointer(context, builder, signature.args[0], args[0], args[1]), align=4)
+        return context.get_dummy_value()
+    return types.none(array, index, value), codegen
+
+
+@intrinsic
+def _vzero(typingctx):
+    def codegen(context, builder, signature, args):
+        return ir.Constant(_IR_VECTOR, [0.0] * LANES)
+    return _vector(), codegen
+
+
+@intrinsic
+def _vadd(typingctx, a, b):
+    def codegen(context, builder, signature, args):
+        return builder.fadd(*args)
+    return _vector(a, b), codegen
+
+
+@intrinsic
+def _vadd_abs(typingctx, total, a):
+    """total + |a|, lane by lane."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_IR_VECTOR, [_IR_VECTOR]),
+                                                  f"llvm.fabs.v{LANES}f32")
+        return builder.fadd(args[0], builder.call(function, [args[1]]))
+    return _vector(total, a), codegen
+
+
+@intrinsic
+def _vlargest(typingctx, a, b):
+    """The largest lane of a and b, by halving."""
+    def codegen(context, builder, signature, args):
+        values, width = _ir_larger(builder, *args), LANES
+        while width > 1:
+            width //= 2
+            mask = ir.Constant(ir.VectorType(_I32, LANES), [(i + width) % LANES for i in range(LANES)])
+            values = _ir_larger(builder, values, builder.shuffle_vector(values, values, mask))
+        return builder.extract_element(values, ir.Constant(_I32, 0))
+    return types.float32(a, b), codegen
+
+
+@intrinsic
+def _transpose(typingctx, source, at, stride, target, to, pitch):
+    """target[to + l * pitch + j] = source[at + j * stride + l] for j, l < LANES: a LANES x LANES
+    block transposed in registers (log2 LANES rounds of shuffles)."""
+    def codegen(context, builder, signature, args):
+        source, at, stride, target, to, pitch = args
+        rows = [builder.load(_ir_pointer(context, builder, signature.args[0], source,
+                                         builder.add(at, builder.mul(stride, ir.Constant(_I64, j)))), align=4)
+                for j in range(LANES)]
+        half = 1
+        while half < LANES:  # exchange the half-blocks of size `half` between rows i and i + half
+            low = [p if p // half % 2 == 0 else LANES + p - half for p in range(LANES)]
+            high = [p + half if p // half % 2 == 0 else LANES + p for p in range(LANES)]
+            for i in [i for i in range(LANES) if i // half % 2 == 0]:
+                a, b = rows[i], rows[i + half]
+                rows[i] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), low))
+                rows[i + half] = builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_I32, LANES), high))
+            half *= 2
+        for l in range(LANES):
+            builder.store(rows[l], _ir_pointer(context, builder, signature.args[3], target,
+                                               builder.add(to, builder.mul(pitch, ir.Constant(_I64, l)))), align=4)
+        return context.get_dummy_value()
+    return types.none(source, at, stride, target, to, pitch), codegen
+
+
+@intrinsic
+def _pow2(typingctx, k):
+    """2**k, exactly, for an integral float32 k in -126..127 (its exponent bits)."""
+    def codegen(context, builder, signature, args):
+        biased = builder.add(builder.fptosi(args[0], _I32), ir.Constant(_I32, 127))
+        return builder.bitcast(builder.shl(biased, ir.Constant(_I32, 23)), ir.FloatType())
+    return types.float32(k), codegen
+
+
+# --- the float32 draw's arithmetic ---------------------------------------------------------------------
+# _exp32(d), d float32 in [-64, 0]: d = k ln2 + r with k = round(d log2 e), |r| < 0.35 (Cody-Waite:
+# k * _LN2_HI is exact, the subtraction exact but possibly for one rounding); e^r by its Taylor
+# polynomial of degree 6 (truncation < 2 u relative, u = 2**-24); times 2**k, exact. Relative
+# error: r's roundings < 0.8 u, Horner's 12 roundings < 12 u e^0.35 / e^-0.35 < 25 u, the rounded
+# coefficients < 0.1 u: < 28 u < 2**-19, so _EXP32_ERROR = 2**-18 holds twice over
+# (tests/test_sampler_basics.py measures it).
+_F32_COEFFICIENTS = tuple(np.float32(1.0 / math.factorial(k)) for k in range(7))
+_LOG2E32, _HALF32 = np.float32(1.4426950408889634), np.float32(0.5)
+_LN2_HI32 = np.float32(0.693359375)  # 355 / 512: 9 bits, so k * _LN2_HI32 is exact for |k| < 2**15
+_LN2_LO32 = np.float32(math.log(2.0) - 0.693359375)
+_LOWEST32 = np.float32(-64.0)
+_EXP32_ERROR = 2.0 ** -18
+# Relative error of a float32 weight against the float64 one, beside the logits' own error 2E:
+# _EXP32_ERROR, the rounding of d to float32 (|d| <= 64: 64 u = 2**-18), exp_neg's own 2e-12.
+_WEIGHT32 = np.float32(_EXP32_ERROR + 2.0 ** -17)
+_ERROR32 = np.float32(1.001 * 2.0 ** -24)  # per unit of the error sums: u, the float64 sum's own
+# 2**-53 and the rounding of the error sums themselves
+_TINY32 = np.float32(2.0 ** -100)  # absolute (subnormal) rounding of the logits
+_ULP32 = np.float32(2.0 ** -23)  # 2 u: a float32 rounding, with room for the float64 one beside it
+_SLACK32 = np.float32(2.0 ** -19)  # rounding of u, of the threshold and of the tests themselves
+_MARGIN32 = np.float32(1.03)  # (e^x - 1) / x and the float32 total's own error, for x <= 0.011
+_MAX_REL32 = np.float32(0.01)  # beyond this the first-order bounds are not claimed
+_ZERO32, _ONE32, _TWO32, _INF32 = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(np.inf)
+
+
+@njit(cache=True)
+def _exp32(d):
+    """exp(d) for float32 d in [-64, 0], relative error below _EXP32_ERROR."""
+    k = np.floor(d * _LOG2E32 + _HALF32)
+    r = (d - k * _LN2_HI32) - k * _LN2_LO32
+    p = _F32_COEFFICIENTS[6]
+    for i in range(5, -1, -1):
+        p = p * r + _F32_COEFFICIENTS[i]
+    return p * _pow2(k)
+
+
 # --- layout ------------------------------------------------------------------------------------
 
 @njit(cache=True)
+def _aligned_empty(rows, columns):
+    """(rows, columns) float32 whose data starts on an ALIGN-byte boundary."""
+    buffer = np.empty(rows * columns + ALIGN // 4, dtype=np.float32)
+    start = ((ALIGN - buffer.ctypes.data % ALIGN) % ALIGN) // 4
+    return buffer[start:start + rows * columns].reshape(rows, columns)
+
+
+@njit(cache=True)
+def _aligned_zeros(rows, columns):
+    out = _aligned_empty(rows, columns)
+    out[:] = 0.0
+    return out
+
+
+@njit(cache=True)
 def _stacked(forward, backward):
-    """(2C, L + 1, L) tables, in the order numpy_backend adds them; row L is zero (outside)."""
+    """(2C, L + 1, Lp) tables in the order numpy_backend adds them, row L zero (outside), rows
+    zero-padded to Lp (a multiple of 2 x LANES), aligned."""
     num_classes, num_labels = forward.shape[0], forward.shape[1]
-    tables = np.zeros((2 * num_classes, num_labels + 1, num_labels), dtype=forward.dtype)
+    lp = -(-num_labels // (2 * LANES)) * 2 * LANES
+    tables = _aligned_zeros(2 * num_classes * (num_labels + 1), lp)
+    tables = tables.reshape(2 * num_classes, num_labels + 1, lp)
     for c in range(num_classes):
-        tables[2 * c, :num_labels] = forward[c]
-        tables[2 * c + 1, :num_labels] = backward[c]
+        tables[2 * c, :num_labels, :num_labels] = forward[c]
+        tables[2 * c + 1, :num_labels, :num_labels] = backward[c]
     return tables
 
 
@@ -119,7 +324,7 @@ def _unpad(padded, margin, pw, labels):
         labels[y] = padded[start:start + labels.shape[1]]
 
 
-# --- one block of pixels -------------------------------------------------------------------------
+# --- float64: numpy_backend's arithmetic ------------------------------------------------------------
 
 @njit(cache=True)
 def _logits(unary, padded, tables, steps, order, where, first, size, z):
@@ -151,13 +356,6 @@ def _logits(unary, padded, tables, steps, order, where, first, size, z):
 
 
 @njit(cache=True)
-def _scratch(num_labels):
-    """Per-task work arrays: logits (BLOCK, L); weights transposed (L, BLOCK), so that the draw
-    runs across the block's pixels; and rows for the draw's lane sums, threshold, cumsum, count."""
-    return np.zeros((BLOCK, num_labels)), np.zeros((num_labels, BLOCK)), np.zeros((7, BLOCK))
-
-
-@njit(cache=True)
 def _row_max(z):
     """max of a row of logits in 4 independent chains (max is exact in any order)."""
     num_labels = z.shape[0]
@@ -170,41 +368,10 @@ def _row_max(z):
 
 
 @njit(cache=True)
-def _draws(z, w, aux, size, base, order, first):
-    """Inverse-CDF draws for the block (numpy_backend.draw): w = exp_neg(z - row max); label = the
-    first l with cumsum(w) > u * lane_sum(w), i.e. the number of l with cumsum(w) <= u * lane_sum(w)
-    (cumsum never decreases); if rounding leaves none, the first l of largest weight. Loops over
-    the block's pixels are innermost, so they vectorise."""
-    num_labels = w.shape[0]
-    for j in range(size):
-        zj = z[j]
-        top = _row_max(zj)
-        for l in range(num_labels):
-            w[l, j] = zj[l] - top
-    lanes, threshold, acc, count = aux[:4], aux[4], aux[5], aux[6]
-    lanes[:, :size] = 0.0
-    for l in range(num_labels):  # kernelmath.lane_sum: w[l] into lane l % 4, in order
-        lane, wl = lanes[l % 4], w[l]
-        for j in range(size):
-            wl[j] = _exp_neg(wl[j])
-            lane[j] += wl[j]
-    for j in range(size):
-        threshold[j] = _uniform(base, np.uint64(order[first + j]))
-    for j in range(size):
-        threshold[j] *= (lanes[0, j] + lanes[1, j]) + (lanes[2, j] + lanes[3, j])
-    acc[:size] = 0.0
-    count[:size] = 0.0
-    for l in range(num_labels):
-        wl = w[l]
-        for j in range(size):
-            acc[j] += wl[j]
-            count[j] += acc[j] <= threshold[j]
-
-
-@njit(cache=True)
 def _draw(z, u):
-    """_draws for one pixel (raster sweeps), without the set-up of loops across pixels: the same
-    operations in the same order, so the same label."""
+    """numpy_backend.draw for one row of float64 logits (overwritten with the weights): the
+    first l with cumsum(w) > u * lane_sum(w), w = exp_neg(z - max); else the first l of
+    largest weight."""
     num_labels = z.shape[0]
     top = _row_max(z)
     for l in range(num_labels):
@@ -234,41 +401,208 @@ def _improve(z, current):
     return best
 
 
+# --- float32, certified ---------------------------------------------------------------------------------
+
+@njit(cache=True, inline="always")
+def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, at, bounds, j):
+    """z[at:at + Lp], z[at + Lp:at + 2 Lp] = the float32 logits of two pixels (their unaries:
+    source[rows[i]:rows[i] + L]; their padded indices q[i]): the unaries plus the 2C table rows
+    (flat: the raveled tables, stride apart), in stacking order, two vectors a pixel at a time.
+    bounds[j], bounds[j + 1] = the largest over labels of the sum over the additions of |the
+    partial sum|, which bounds the rounding error (each addition errs by at most u of its result).
+    Two pixels share the neighbour steps and overlap their additions.
+
+    Flat arrays and offsets rather than a view per pixel: Numba counts the references to a view,
+    atomically, which costs more than the sums."""
+    bounds[j] = bounds[j + 1] = _ZERO32
+    for c in range(0, lp, 2 * LANES):
+        u, v, rest = rows[0] + c, rows[1] + c, num_labels - c
+        a, b = _vload_first(source, u, rest), _vload_first(source, u + LANES, rest - LANES)
+        x, y = _vload_first(source, v, rest), _vload_first(source, v + LANES, rest - LANES)
+        error_a = error_b = error_x = error_y = _vzero()
+        for k in range(steps.shape[0]):  # q + step >= 0: uint64 spares the negative-index fix-up
+            column, step = k * stride + c, steps[k]
+            row, other = column + padded[np.uint64(q[0] + step)] * lp, column + padded[np.uint64(q[1] + step)] * lp
+            a, b = _vadd(a, _vload(flat, row)), _vadd(b, _vload(flat, row + LANES))
+            x, y = _vadd(x, _vload(flat, other)), _vadd(y, _vload(flat, other + LANES))
+            error_a, error_b = _vadd_abs(error_a, a), _vadd_abs(error_b, b)
+            error_x, error_y = _vadd_abs(error_x, x), _vadd_abs(error_y, y)
+        for offset, value in ((0, a), (LANES, b), (lp, x), (lp + LANES, y)):
+            _vstore(z, at + c + offset, value)
+        bounds[j] = max(bounds[j], _vlargest(error_a, error_b))
+        bounds[j + 1] = max(bounds[j + 1], _vlargest(error_x, error_y))
+
+
 @njit(cache=True)
-def _block(unary, padded, tables, steps, order, where, first, size, base, mode, scratch):
+def _draws32(z, bounds, w, aux, size, base, order, first, num_labels):
+    """Float32 inverse-CDF draws for pixels order[first:first + size], from their float32
+    logits z (BLOCK + 1, Lp) and bounds (_logits32), each with a proof that it is
+    numpy_backend.draw's label on the float64 logits (the argument of cupy_kernels.cu's
+    gibbs_pixel):
+
+    |z - z64| <= E = u * bound per label, so each float32 weight w errs relatively by at most
+    rel = 2E + _WEIGHT32; every cumulative sum, and the total S, by A = S (1.03 rel + (L + 1) 2u);
+    the float32 threshold t = u S by A + 2u S. If no cumulative sum lies within margin = 2A +
+    _SLACK32 S of t, each float64 cumulative sum lies on the same side of the float64 threshold
+    as its float32 one, so the float64 draw (the number of cumulative sums not above the
+    threshold) is that count.
+
+    Leaves in aux: 7 = the label (as a float), 8 = 1 where proven, else 0. Works across the
+    pixels: w (Lp, BLOCK) = z transposed, in LANES x LANES blocks, then loops over the block's
+    pixels innermost (they vectorise; across the labels they would need horizontal steps)."""
+    lp, pitch = z.shape[1], w.shape[1]
+    zf, wf = z.reshape(-1), w.reshape(-1)
+    for j in range(0, size, LANES):
+        for c in range(0, lp, LANES):
+            _transpose(zf, j * lp + c, lp, wf, c * pitch + j, pitch)
+    top, total, low, high, acc, below, at_most, label, sure = (aux[0], aux[1], aux[2], aux[3], aux[4], aux[5],
+                                                                aux[6], aux[7], aux[8])
+    top[:size] = -_INF32
+    for l in range(num_labels):  # compare and select: max() also handles NaN, at a cost (there are none)
+        wl = w[l]
+        for j in range(size):
+            top[j] = wl[j] if wl[j] > top[j] else top[j]
+    total[:size] = _ZERO32
+    for l in range(num_labels):
+        wl = w[l]
+        for j in range(size):
+            d = wl[j] - top[j]
+            wl[j] = _exp32(d if d > _LOWEST32 else _LOWEST32)
+            total[j] += wl[j]
+    cumulative = np.float32(num_labels + 1) * _ULP32
+    for j in range(size):
+        threshold = np.float32(_uniform(base, np.uint64(order[first + j]))) * total[j]
+        rel = _TWO32 * (_ERROR32 * bounds[j] + _TINY32) + _WEIGHT32
+        margin = total[j] * (_TWO32 * (_MARGIN32 * rel + cumulative) + _SLACK32)
+        low[j], high[j] = threshold - margin, threshold + margin
+        sure[j] = _ONE32 if rel <= _MAX_REL32 else _ZERO32
+    acc[:size], below[:size], at_most[:size] = _ZERO32, _ZERO32, _ZERO32
+    for l in range(num_labels):
+        wl = w[l]
+        for j in range(size):
+            acc[j] += wl[j]
+            below[j] += _ONE32 if acc[j] < low[j] else _ZERO32
+            at_most[j] += _ONE32 if acc[j] <= high[j] else _ZERO32
+    for j in range(size):
+        proven = sure[j] != 0 and below[j] == at_most[j] and below[j] < num_labels
+        label[j], sure[j] = below[j], _ONE32 if proven else _ZERO32
+
+
+# --- one block of pixels -------------------------------------------------------------------------
+
+@njit(cache=True)
+def _scratch(num_labels, lp):
+    """Per-task work arrays: float32 logits (BLOCK + 1, Lp: a spare row for _sample_block's odd
+    one out), their bounds, the draw's weights (Lp, BLOCK) and rows (aux), all aligned; float64
+    logits (BLOCK, L)."""
+    return (_aligned_zeros(BLOCK + 1, lp), np.zeros(BLOCK + 1, dtype=np.float32), _aligned_zeros(lp, BLOCK),
+            _aligned_zeros(9, BLOCK), np.zeros((BLOCK, num_labels)))
+
+
+@njit(cache=True)
+def _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch):
+    """Gibbs-sample pixels order[first:first+size] of one colour; returns #changed. unary:
+    the image's scores (L, H*W); unaries: the same transposed and raveled (_unaries), or empty:
+    then the block gathers its own."""
+    z32, bounds, w, aux, z = scratch
+    num_labels, lp = unary.shape[0], tables.shape[2]
+    flat, stride, logits = tables.reshape(-1), tables.shape[1] * lp, z32.reshape(-1)
+    gathered = unaries.shape[0] == 0
+    if gathered:
+        for l in range(num_labels):  # row by row: L rows at once are L pages, too many for the TLB at L = 64
+            ul = unary[l]
+            for j in range(size):
+                z32[j, l] = ul[order[first + j]]
+    source = logits if gathered else unaries
+    for j in range(0, size, 2):  # an odd one out pairs with itself, into the next (spare) row
+        pair = (first + j, first + min(j + 1, size - 1))
+        rows = (j * lp, min(j + 1, size - 1) * lp) if gathered else (order[pair[0]] * num_labels,
+                                                                     order[pair[1]] * num_labels)
+        _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, (where[pair[0]], where[pair[1]]),
+                  logits, j * lp, bounds, j)
+    _draws32(z32, bounds, w, aux, size, base, order, first, num_labels)
+    changed = 0
+    for j in range(size):
+        q = where[first + j]
+        if aux[8, j] != 0:
+            new = int(aux[7, j])
+        else:  # not proven: the float64 arithmetic
+            _logits(unary, padded, tables, steps, order, where, first + j, 1, z)
+            new = _draw(z[0], _uniform(base, np.uint64(order[first + j])))
+        changed += new != padded[q]
+        padded[q] = new
+    return changed
+
+
+@njit(cache=True)
+def _unaries(scores, needed):
+    """(N, H*W * L + LANES) float32: each image's scores (L, H*W) transposed to (H*W, L) and
+    raveled, then LANES spare values, so that a pixel's unaries are contiguous (gathering them for
+    a block of one colour reads every cache line of the scores once per colour: 14 against 5 ns
+    a pixel at L = 20); (N, 0) if not needed."""
+    n_images, num_labels, h, w = scores.shape
+    out = np.empty((n_images, h * w * num_labels + LANES if needed else 0), dtype=np.float32)
+    for n in range(n_images if needed else 0):
+        unary, rows = scores[n].reshape(num_labels, h * w), out[n, :h * w * num_labels].reshape(h * w, num_labels)
+        for p in range(h * w):
+            for l in range(num_labels):
+                rows[p, l] = unary[l, p]
+    return out
+
+
+@njit(cache=True)
+def _block(unary, unaries, padded, tables, steps, order, where, first, size, base, mode, scratch):
     """Resample (or ICM-improve) pixels order[first:first+size] of one colour; returns #changed."""
-    z, w, aux = scratch
-    _logits(unary, padded, tables, steps, order, where, first, size, z)
     if mode == SAMPLE and size > 1:
-        _draws(z, w, aux, size, base, order, first)
+        return _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch)
+    z = scratch[4]
+    _logits(unary, padded, tables, steps, order, where, first, size, z)
     changed = 0
     for j in range(size):
         q = where[first + j]
         current = padded[q]
         if mode == IMPROVE:
             new = _improve(z[j], current)
-        elif size == 1:
-            new = _draw(z[0], _uniform(base, np.uint64(order[first])))
         else:
-            new = int(aux[6, j])
-            if new == z.shape[1]:
-                new = np.argmax(w[:, j])
+            new = _draw(z[j], _uniform(base, np.uint64(order[first + j])))
         padded[q] = new
         changed += new != current
     return changed
 
 
+@njit(cache=True)
+def _count_pairs(padded, steps, where, first, size, earlier, counts):
+    """counts[c, y_i, y_{i+d_c}] += 1 for the edges from pixels order[first:first+size] (just
+    drawn) to the neighbours drawn before them in this sweep: tables earlier[1:1 + earlier[0]]
+    (_earlier), so that a sweep counts each edge once, when its later end is drawn."""
+    num_labels = counts.shape[1]
+    for t in range(1, 1 + earlier[0]):  # table by table: each class's (L, L) counts stay in cache
+        k = earlier[t]
+        table, step = counts[k // 2], steps[k]
+        for j in range(size):
+            q = where[first + j]
+            label, other = padded[q], padded[np.uint64(q + step)]
+            if other < num_labels:
+                if k % 2 == 0:  # table 2c: the neighbour i + d_c
+                    table[label, other] += 1
+                else:  # table 2c + 1: the neighbour i - d_c
+                    table[other, label] += 1
+
+
 # --- sweeps --------------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
-def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode):
+def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier):
     """Groups (colours) in turn; within one, blocks of (image, pixels) in parallel. Returns #changes.
+    With pairs (threads, C, L, L), each thread adds the pair counts of the edges it closes
+    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting.
 
     One parallel region per colour: used when there are fewer images than threads.
     """
     n_images, num_labels, h, w = scores.shape
     tables = _stacked(forward, backward)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
+    unaries = _unaries(scores, transpose)
     padded = np.empty((n_images, (h + 2 * margin) * pw), dtype=np.uint8)
     for n in prange(n_images):
         _pad(labels[n], margin, pw, num_labels, padded[n])
@@ -279,14 +613,16 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
         chunks = (total + CHUNK - 1) // CHUNK
         per_chunk = np.zeros(chunks, dtype=np.int64)
         for chunk in prange(chunks):
-            scratch = _scratch(num_labels)
+            scratch = _scratch(num_labels, tables.shape[2])
             local = 0  # not per_chunk[chunk] += ...: threads would share its cache line
             for item in range(chunk * CHUNK, min(total, (chunk + 1) * CHUNK)):
                 n, b = divmod(item, blocks)
                 first = starts[g] + b * BLOCK
                 size = min(BLOCK, starts[g + 1] - first)
-                local += _block(scores[n].reshape(num_labels, h * w), padded[n], tables, steps, order, where,
-                                first, size, bases[n], mode, scratch)
+                local += _block(scores[n].reshape(num_labels, h * w), unaries[n], padded[n], tables, steps,
+                                order, where, first, size, bases[n], mode, scratch)
+                if pairs.shape[0]:
+                    _count_pairs(padded[n], steps, where, first, size, earlier[g], pairs[get_thread_id()])
             per_chunk[chunk] = local
         changed += per_chunk.sum()
     for n in prange(n_images):
@@ -295,7 +631,8 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
 
 
 @njit(parallel=True, cache=True)
-def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode):
+def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs,
+                        earlier):
     """Same result as _chromatic, one parallel region per sweep: images in parallel, groups in
     turn inside each. Barriers cost far more than the work on a busy machine."""
     n_images, num_labels, h, w = scores.shape
@@ -303,15 +640,19 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     per_image = np.zeros(n_images, dtype=np.int64)
     for n in prange(n_images):
-        scratch = _scratch(num_labels)
+        scratch = _scratch(num_labels, tables.shape[2])
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
+        unaries = _unaries(scores[n:n + 1], transpose)[0]
         local = 0
         for g in range(starts.shape[0] - 1):
             for first in range(starts[g], starts[g + 1], BLOCK):
                 size = min(BLOCK, starts[g + 1] - first)
-                local += _block(unary, padded, tables, steps, order, where, first, size, bases[n], mode, scratch)
+                local += _block(unary, unaries, padded, tables, steps, order, where, first, size, bases[n],
+                                mode, scratch)
+                if pairs.shape[0]:
+                    _count_pairs(padded, steps, where, first, size, earlier[g], pairs[get_thread_id()])
         _unpad(padded, margin, pw, labels[n])
         per_image[n] = local
     return per_image.sum()
@@ -324,7 +665,7 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
     order = np.arange(h * w)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     for n in prange(n_images):
-        z = _scratch(num_labels)[0]
+        z = np.zeros((BLOCK, num_labels))
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
         unary = scores[n].reshape(num_labels, h * w)
@@ -342,15 +683,69 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
                     out[n, l, (first + j) // w, (first + j) % w] = zj[l] - norm
 
 
+@njit(parallel=True, cache=True)
+def _count(counts, labels):
+    for n in prange(labels.shape[0]):
+        for p in range(labels.shape[1]):
+            counts[n, labels[n, p], p] += 1
+
+
+@njit(parallel=True, cache=True)
+def _pair_counts(labels, offsets, pairs):
+    """pairs[thread, c, y_i, y_{i+d_c}] += 1 over the edges of labels (N, H, W); pairs
+    (threads, C, L, L): one partial sum per thread, no atomics."""
+    n_images, h, w = labels.shape
+    for n in prange(n_images):
+        counts = pairs[get_thread_id()]
+        for c in range(offsets.shape[0]):
+            dy, dx = offsets[c, 0], offsets[c, 1]  # dy >= 0 (canonical)
+            for y in range(max(0, h - dy)):
+                for x in range(max(0, -dx), min(w, w - dx)):
+                    counts[c, labels[n, y, x], labels[n, y + dy, x + dx]] += 1
+
+
 def _tables(theta):
     """(forward, backward): theta[c, l, j] as [c, j, l] and theta as is, both contiguous."""
     return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
 
 
-def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule):
+def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False):
+    """One sweep (or ICM pass); returns (#labels changed, (C, L, L) int64 pair counts of the new
+    labels if count, counted as the sweep closes each edge: chromatic sweeps only)."""
     order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], schedule)
     by_image = schedule == "raster" or len(labels) >= numba.get_num_threads()
-    return (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts, bases, mode)
+    # transposed unaries for the float32 draws; malloc reuses a freed buffer below UNARIES_BYTES,
+    # a bigger one is new pages every call (8 ms a sweep at 1024 x 1024, L = 8)
+    size = scores[0].nbytes if by_image else scores.nbytes
+    transpose = mode == SAMPLE and schedule == "chromatic" and size <= UNARIES_BYTES
+    num_labels = scores.shape[1]
+    pairs = _partial_counts(labels.size, len(offsets), num_labels, count)
+    earlier = _earlier(grid.key(offsets)) if count else np.zeros((0, 2 * len(offsets) + 1), dtype=np.int64)
+    changed = (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts,
+                                                                bases, mode, transpose, pairs, earlier)
+    return changed, pairs.sum(axis=0, dtype=np.int64)
+
+
+def _partial_counts(pixels, num_classes, num_labels, needed=True):
+    """(threads, C, L, L) zeros: one partial pair count per thread, int32 (a smaller table to
+    increment at random) unless a count could reach 2**31 (that many pixels)."""
+    threads = numba.get_num_threads() if needed else 0
+    return np.zeros((threads, num_classes, num_labels, num_labels), dtype=np.int32 if pixels < 2**31 else np.int64)
+
+
+@functools.lru_cache(maxsize=64)
+def _earlier(offsets_key):
+    """(K, 2C + 1) int64: row g = the number m of tables whose neighbour of a pixel of colour g has
+    a colour drawn before g, then those m tables (colours go in order; colour(i + d) = colour(i)
+    + a dy + b dx mod K)."""
+    offsets = np.array(offsets_key, dtype=np.int64).reshape(-1, 2)
+    a, b, k = colouring(offsets)
+    step = np.stack([a * offsets[:, 0] + b * offsets[:, 1], -(a * offsets[:, 0] + b * offsets[:, 1])], axis=1).ravel()
+    out = np.zeros((k, len(step) + 1), dtype=np.int64)
+    for g in range(k):
+        tables = np.flatnonzero((g + step) % k < g)
+        out[g, 0], out[g, 1:1 + len(tables)] = len(tables), tables
+    return out
 
 
 def sweep(scores, labels, theta, offsets, bases, schedule):
@@ -358,11 +753,22 @@ def sweep(scores, labels, theta, offsets, bases, schedule):
     return labels
 
 
+def train_step(scores, labels, theta, offsets, bases, schedule):
+    """Sweeps and pair counts (backends/generic.py's train_step). The last chromatic sweep counts
+    each edge as it draws its later end: about what a pass of its own costs on one thread, and
+    no parallel region to start, which on a busy machine costs milliseconds (bench_sampler.py)."""
+    forward, backward = _tables(theta)
+    fused = schedule == "chromatic"
+    for s, row in enumerate(bases):
+        counts = _scan(scores, labels, forward, backward, offsets, row, SAMPLE, schedule, fused and s == len(bases) - 1)[1]
+    return counts if fused else pair_counts(labels, offsets, scores.shape[1])
+
+
 def icm(scores, labels, theta, offsets, iterations):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
     for _ in range(iterations):
-        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic") == 0:
+        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic")[0] == 0:
             break
     return labels
 
@@ -371,3 +777,16 @@ def conditionals(scores, labels, theta, offsets):
     out = np.empty(scores.shape, dtype=np.float32)
     _conditionals(scores, labels, *_tables(theta), offsets, out)
     return out
+
+
+def count(counts, labels):
+    """counts (N, L, H, W) int32 += one-hot(labels)."""
+    n, num_labels, h, w = counts.shape
+    _count(counts.reshape(n, num_labels, h * w), labels.reshape(n, h * w))
+
+
+def pair_counts(labels, offsets, num_labels):
+    """(C, L, L) int64 counts[c, y_i, y_{i+d_c}] of labels (N, H, W): sampler.stats.pair_counts."""
+    pairs = _partial_counts(labels.size, len(offsets), num_labels)
+    _pair_counts(labels, offsets, pairs)
+    return pairs.sum(axis=0, dtype=np.int64)

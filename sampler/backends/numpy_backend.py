@@ -2,8 +2,10 @@
 
 Every backend function takes validated, contiguous inputs (see sampler/checks.py):
 scores (N, L, H, W) float32, labels (N, H, W) uint8 (updated in place and returned),
-theta (C, L, L) float32, offsets (C, 2) int64, bases (N,) uint64 (sampler/rng.py).
-Other backends implement any subset; missing functions fall back to these.
+theta (C, L, L) float32, offsets (C, 2) int64, bases (N,) uint64 (sampler/rng.py), or
+(S, N) for the whole-chain operations (one row per sweep: backends/generic.py, which also
+serves this backend). Other backends implement any subset; missing single operations fall
+back to these (sampler/backends/__init__.py).
 
 Arithmetic is float64 in a fixed order (unary, then for each class c the term of
 i + d_c, then that of i - d_c), which numba_backend repeats so both usually agree exactly.
@@ -13,6 +15,7 @@ import numpy as np
 from .. import grid, kernelmath, rng
 from .. import mean_field
 from ..colouring import schedule_plan
+from ..stats import pair_counts  # noqa: F401 (the backend operation: (C, L, L) int64 of (N, H, W) labels)
 
 
 def available():
