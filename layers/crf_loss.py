@@ -97,12 +97,10 @@ class GibbsCRFLoss(caffe.Layer):
         if p.potts:
             keep_potts(NAME, theta)
         labels, steps = self._load_chains(index)
-        for s in range(p.sweeps):
-            labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index,
-                                   step=steps + s, backend=p.backend, schedule=p.schedule)
+        labels, counts = sampler.train_step(scores, labels, theta, p.offsets, sweeps=p.sweeps, seed=p.seed, keys=index,
+                                            step=steps, backend=p.backend, schedule=p.schedule)
         self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
-        self.counts = (sampler.pair_counts(labels, p.offsets, p.num_labels)
-                       - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth)))
+        self.counts = counts - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth))
         self.disagreement, self.pixels = Disagreement(labels, truth), truth.size
         top[0].data[...] = (self.disagreement.unary_gap(scores) + float(np.sum(theta * self.counts))) / self.pixels
 
@@ -122,7 +120,7 @@ class GibbsCRFLoss(caffe.Layer):
         whose ground truth differs means two training images share one chain index."""
         fingerprint = zlib.crc32(truth.tobytes())
         if image not in self.truth:
-            counts = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels)
+            counts = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels, backend=self.p.backend)
             self.truth[image] = fingerprint, counts.astype(self.count_dtype)
         elif self.truth[image][0] != fingerprint:
             raise BlobError(f"{NAME}: image index {image} came with another ground truth than on its first visit: "
