@@ -72,27 +72,3 @@ def check_offsets(layer, blob, offsets):
         raise BlobError(f"{layer}: the weights were trained with edge classes {trained.astype(int).tolist()} "
                         f"but this layer's param_str 'edges' gives {offsets.tolist()}; use the settings the "
                         f"model was trained with")
-
-
-class Disagreement:
-    """Where two labellings (N, H, W) differ: all a one-hot difference of them needs, so that
-    the unary part of an energy gap and the scores' gradient cost work only where they differ."""
-
-    def __init__(self, plus, minus):
-        n = len(plus)
-        plus, minus = plus.reshape(n, -1), minus.reshape(n, -1)
-        self.image, self.pixel = np.nonzero(plus != minus)
-        self.plus, self.minus = plus[self.image, self.pixel], minus[self.image, self.pixel]
-
-    def unary_gap(self, scores):
-        """sum of scores[n, plus, y, x] - scores[n, minus, y, x] over the batch, in float64."""
-        flat = scores.reshape(len(scores), scores.shape[1], -1)
-        return float(flat[self.image, self.plus, self.pixel].sum(dtype=np.float64)
-                     - flat[self.image, self.minus, self.pixel].sum(dtype=np.float64))
-
-    def write_onehot(self, out, scale):
-        """out (N, L, H, W) = scale * (one-hot(plus) - one-hot(minus))."""
-        flat = out.reshape(len(out), out.shape[1], -1)
-        flat[...] = 0
-        flat[self.image, self.plus, self.pixel] = scale
-        flat[self.image, self.minus, self.pixel] = -scale

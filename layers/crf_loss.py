@@ -47,8 +47,8 @@ import numpy as np
 import sampler
 
 from . import params
-from .blobs import (BlobError, Disagreement, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids,
-                    scores_shape, warn_beyond)
+from .blobs import (BlobError, add_model_blobs, chain_blob, check_offsets, finite_scores, integer_ids, scores_shape,
+                    warn_beyond)
 from .errors import reports_errors
 from .theta_loss import keep_potts
 
@@ -70,7 +70,7 @@ class GibbsCRFLoss(caffe.Layer):
         chains = chain_blob(self.p.num_images, self.height, self.width, num_labels, self.p.seed)
         self.blobs.add_blob(*chains.shape)
         self.blobs[CHAINS].data[...] = chains
-        self.truth = {}  # image index -> (crc32 of its ground truth, the ground truth's pair counts)
+        self.known = {}  # image index -> (crc32 of its ground truth, the ground truth's pair counts)
         # the smallest dtype that holds any pair count of one image, to keep one table per image
         self.count_dtype = np.uint16 if self.height * self.width < 2 ** 16 else np.uint32
 
@@ -101,13 +101,14 @@ class GibbsCRFLoss(caffe.Layer):
                                             step=steps, backend=p.backend, schedule=p.schedule)
         self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
         self.counts = counts - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth))
-        self.disagreement, self.pixels = Disagreement(labels, truth), truth.size
-        top[0].data[...] = (self.disagreement.unary_gap(scores) + float(np.sum(theta * self.counts))) / self.pixels
+        self.truth, self.sample, self.pixels = truth, labels, truth.size
+        gap = sampler.stats.unary_gap(scores, labels, truth) + float(np.sum(theta * self.counts))
+        top[0].data[...] = gap / self.pixels
 
     def backward(self, top, propagate_down, bottom):
         scale = float(top[0].diff) / self.pixels
         if propagate_down[0]:
-            self.disagreement.write_onehot(bottom[0].diff, scale)
+            sampler.stats.onehot_difference(bottom[0].diff, self.sample, self.truth, scale)
         # (in float: the projection averages the diagonal, which integer counts would truncate)
         counts = sampler.learning.potts_project(self.counts.astype(np.float64)) if self.p.potts else self.counts
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
@@ -119,14 +120,14 @@ class GibbsCRFLoss(caffe.Layer):
         """The ground truth's pair counts of an image, computed on its first visit; a later visit
         whose ground truth differs means two training images share one chain index."""
         fingerprint = zlib.crc32(truth.tobytes())
-        if image not in self.truth:
+        if image not in self.known:
             counts = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels, backend=self.p.backend)
-            self.truth[image] = fingerprint, counts.astype(self.count_dtype)
-        elif self.truth[image][0] != fingerprint:
+            self.known[image] = fingerprint, counts.astype(self.count_dtype)
+        elif self.known[image][0] != fingerprint:
             raise BlobError(f"{NAME}: image index {image} came with another ground truth than on its first visit: "
                             f"two training images share one chain (do the training source's files repeat "
                             f"indices? data.check_chain_indices finds where)")
-        return self.truth[image][1]
+        return self.known[image][1]
 
     def _indices(self, values):
         index = integer_ids(NAME, f"bottom[2] (index, chain store of num_images={self.p.num_images})",

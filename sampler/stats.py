@@ -1,4 +1,6 @@
-"""Energy and sufficient statistics (pair counts): cheap, so one NumPy implementation."""
+"""Energy and sufficient statistics: pair counts (NumPy: cheap), and the one-hot statistics a
+loss layer needs every step, in one pass each (Numba: they touch every score)."""
+import numba
 import numpy as np
 
 from . import grid
@@ -25,3 +27,33 @@ def pair_counts(labels, offsets, num_labels):
         i, j = grid.edges(grid.key(offsets), h, w, c)
         counts[c] = np.bincount((flat[:, i] * num_labels + flat[:, j]).ravel(), minlength=num_labels ** 2)
     return counts.reshape(len(offsets), num_labels, num_labels)
+
+
+@numba.njit(parallel=True, cache=True)
+def unary_gap(scores, plus, minus):
+    """sum over images and pixels of scores[n, plus, y, x] - scores[n, minus, y, x] (float64) for
+    scores (N, L, H, W) float32 and labellings (N, H, W) uint8: the unary part of E(plus) - E(minus)."""
+    n, num_labels, h, w = scores.shape
+    total = 0.0
+    for image in numba.prange(n):
+        for y in range(h):
+            for x in range(w):
+                a, b = plus[image, y, x], minus[image, y, x]
+                if a != b:
+                    total += np.float64(scores[image, a, y, x]) - np.float64(scores[image, b, y, x])
+    return total
+
+
+@numba.njit(parallel=True, cache=True)
+def onehot_difference(out, plus, minus, scale):
+    """out (N, L, H, W) float32 = scale * (one-hot(plus) - one-hot(minus)) for labellings (N, H, W)."""
+    n, num_labels, h, w = out.shape
+    value = np.float32(scale)
+    for image in numba.prange(n):
+        out[image] = 0
+        for y in range(h):
+            for x in range(w):
+                a, b = plus[image, y, x], minus[image, y, x]
+                if a != b:
+                    out[image, a, y, x] = value
+                    out[image, b, y, x] = -value
