@@ -33,12 +33,23 @@ def validation_set(data_dir, height, width, images=VAL_IMAGES, seed=VAL_SEED):
     return folder, data.read_split(folder / "test.txt")
 
 
-def run_settings(run):
-    """The settings.json of a replication run folder (its scale, data, edges, seed)."""
+def run_settings(run, stage="separate", scale_name="default"):
+    """The settings.json of a replication run folder (its scale, data, edges, seed); stage 1 needs
+    no earlier stage, so without a run it takes the scale's defaults (its dataset generated when
+    missing)."""
     path = Path(run) / "settings.json"
-    if not path.is_file():
+    if path.is_file():
+        return json.loads(path.read_text())
+    if stage != "cnn":
         raise BadInput(f"{run}: not a replication run folder (no settings.json); run tools/replicate.py first")
-    return json.loads(path.read_text())
+    from nets.crf import DEFAULT_EDGES
+
+    from .replication.run import check_dataset, generate_dataset
+
+    scale, data_dir = SCALES[scale_name], Path("datasets").resolve() / scale_name
+    if not check_dataset(data_dir, scale):
+        generate_dataset(data_dir, scale, 0)
+    return {"scale": scale_name, "data": str(data_dir), "edges": DEFAULT_EDGES, "seed": 0}
 
 
 def earlier_stage(run, stage, scale):
@@ -82,9 +93,9 @@ def validation_accuracy(stage, model, cnn_model, val, scale):
     return score(val["label"], preds, val["depth"])
 
 
-def tune(stage, rates, run, work):
+def tune(stage, rates, run, work, scale_name="default"):
     """The record of trying each rate for the stage, on top of the run's earlier stages."""
-    settings = run_settings(run)
+    settings = run_settings(run, stage, scale_name)
     scale = SCALES[settings["scale"]]
     val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
     cnn_model = Path(run) / "models" / "cnn.caffemodel"

@@ -9,8 +9,9 @@ through the same evaluation as tools/eval.py. The record (JSON) is what nets/pro
     .venv/bin/python tools/tune.py --stage separate --lr 1e-3 --lr 3e-3 --run runs/default
     .venv/bin/python tools/tune.py --stage joint --lr 2e-6 --lr 5e-6 --run runs/default
 
---run is a finished (or, for later stages, partly finished) replication run: it gives the scale,
-the data, the edge classes and the earlier stages' snapshots.
+--run is a replication run whose earlier stages have finished: it gives the scale, the data, the
+edge classes and the earlier stages' snapshots (stage 1 needs none: without a run folder it
+takes --scale's defaults).
 """
 import os
 import pathlib
@@ -26,7 +27,9 @@ def main(argv=None):
     p.add_argument("--lr", type=cli.positive_float, action="append", required=True,
                    help="a base_lr to try (repeatable)")
     p.add_argument("--run", type=pathlib.Path, default=pathlib.Path("runs/default"),
-                   help="replication run folder (default runs/default)")
+                   help="replication run folder (default runs/default); --stage cnn needs none")
+    p.add_argument("--scale", choices=("tiny", "default", "paper"), default="default",
+                   help="the scale when --stage cnn runs without a run folder (default: default)")
     p.add_argument("--work", type=cli.output_folder, help="folder for the candidates' training (default RUN-tune)")
     p.add_argument("--record", type=cli.output_file_mkdir,
                    help="JSON record to write (default nets/tuning/STAGE.json)")
@@ -37,8 +40,9 @@ def main(argv=None):
 
         path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{args.stage}.json"
         check_record_path(path)
-        run_settings(args.run)
-        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"))
+        run_settings(args.run, args.stage, args.scale)
+        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"),
+                      args.scale)
         write_record(record, path)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "

@@ -116,7 +116,8 @@ def record_settings(out, settings):
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
     """The whole run into the folder `out`; returns the report (also written as report.json/md)."""
-    settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed, "data": str(data_dir)}
+    settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed, "data": str(data_dir),
+                "learning": prototxt.LEARNING}
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples become lists)
     have_dataset = check_dataset(data_dir, scale)  # every input checked before the run folder is written
     record_settings(out, settings)
