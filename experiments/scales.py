@@ -46,7 +46,8 @@ class Budget:
 # given, is the Gibbs stage's times (Gibbs ML's iterations / its own): the same rate for the same
 # iterations, and where a method's steps cost too much for as many, a rate that lets Adam (whose
 # steps are at most about base_lr per entry) move theta as far. That rule is stated, not tuned;
-# tools/tune_separate.py --method chooses a rate on a generated validation set.
+# tools/tune.py --stage separate --method M --iterations N chooses one on a generated validation
+# set; a Budget with a base_lr cites that record (nets/tuning/separate-M.json).
 COMPARISON = {
     # For the test suite: measured per iteration on the loaded 2-core machine, Gibbs 0.05 s,
     # Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; about 3-4 minutes in all.

@@ -85,6 +85,26 @@ def train_candidate(stage, lr, run, settings, scale, folder):
     return model, seconds
 
 
+def train_method_candidate(method_key, lr, run, iterations, folder):
+    """A learning method of the comparison (experiments/compare) trained for the separate stage
+    with base_lr = lr on the run's stored scores; returns (exported model, seconds)."""
+    from nets import crf
+
+    from .compare.methods import SEPARATE
+    from .compare.source import read_run
+    from .compare.train import learn
+    from .scales import Budget
+
+    method = {m.key: m for m in SEPARATE}[method_key]
+    compared = read_run(run, run_settings(run)["scale"])
+    rs = compared.settings
+    for name in ("prototxt", "logs", "models", "snapshots"):
+        (folder / name).mkdir(parents=True, exist_ok=True)
+    model, record = learn(method, compared, folder, crf.config(rs["edges"], rs["train"], seed=rs["seed"]),
+                          {"separate": {method_key: Budget(iterations, lr)}})
+    return model, record["seconds"]
+
+
 def validation_accuracy(stage, model, cnn_model, val, scale):
     """score() of a candidate's model on the validation split."""
     scores = unary_scores(cnn_model if stage == "separate" else model, val["depth"])
@@ -93,22 +113,30 @@ def validation_accuracy(stage, model, cnn_model, val, scale):
     return score(val["label"], preds, val["depth"])
 
 
-def tune(stage, rates, run, work, scale_name="default"):
-    """The record of trying each rate for the stage, on top of the run's earlier stages."""
+def tune(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None):
+    """The record of trying each rate for the stage, on top of the run's earlier stages; method:
+    the main stages' Gibbs ML, or (separate stage) a compared learning method, trained for
+    `iterations` (that method's budget)."""
     settings = run_settings(run, stage, scale_name)
     scale = SCALES[settings["scale"]]
     val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
     cnn_model = Path(run) / "models" / "cnn.caffemodel"
     candidates = {}
     for lr in rates:
-        model, seconds = train_candidate(stage, lr, run, settings, scale, Path(work) / f"{stage}-lr{lr:g}")
+        folder = Path(work) / (f"{stage}-lr{lr:g}" if method == "gibbs" else f"{method}-lr{lr:g}")
+        if method == "gibbs":
+            model, seconds = train_candidate(stage, lr, run, settings, scale, folder)
+        else:
+            model, seconds = train_method_candidate(method, lr, run, iterations, folder)
         r = validation_accuracy(stage, model, cnn_model, val, scale)
         candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
-                                 "seconds": round(seconds, 1)}
-        print(f"stage {stage}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
+                                 "seconds": None if seconds is None else round(seconds, 1)}
+        print(f"stage {stage} ({method}), base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}",
+              flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
-    return {"kind": KIND, "stage": stage, "scale": settings["scale"], "run": str(run),
-            "iterations": scale.iters[("cnn", "separate", "joint").index(stage)], "batch_size": scale.batch_size,
+    return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
+            "iterations": iterations or scale.iters[("cnn", "separate", "joint").index(stage)],
+            "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",
             "candidates": candidates, "chosen": chosen, "date": time.strftime("%Y-%m-%d")}

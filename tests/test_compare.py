@@ -150,3 +150,20 @@ def test_bad_runs_and_folders_are_refused(tiny_compare, tiny_run, tmp_path):
     result = compare(tmp_path / "mine", tiny_run / "run")
     assert result.returncode == 2 and "holds no run" in result.stderr
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["notes.txt"]
+
+
+def test_tune_chooses_a_compared_methods_rate_on_the_validation_set(tiny_run, tmp_path):
+    record = tmp_path / "separate-pseudo_likelihood.json"
+    run = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "separate", "--method",
+                          "pseudo_likelihood", "--iterations", "20", "--lr", "0.01", "--lr", "0.1", "--run",
+                          str(tiny_run / "run"), "--work", str(tmp_path / "work"), "--record", str(record)],
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(record.read_text())
+    assert (result["method"], result["iterations"], set(result["candidates"])) == (
+        "pseudo_likelihood", 20, {"0.01", "0.1"})
+    best = max(c["part_accuracy"] for c in result["candidates"].values())
+    assert result["candidates"][result["chosen"]]["part_accuracy"] == best and 0 < best <= 1
+    refused = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "joint", "--method",
+                              "meanfield", "--lr", "0.01"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "needs --stage separate and --iterations" in refused.stderr

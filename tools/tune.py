@@ -8,6 +8,8 @@ through the same evaluation as tools/eval.py. The record (JSON) is what nets/pro
     .venv/bin/python tools/tune.py --stage cnn --lr 5e-4 --lr 1e-3 --lr 2e-3 --run runs/default
     .venv/bin/python tools/tune.py --stage separate --lr 1e-3 --lr 3e-3 --run runs/default
     .venv/bin/python tools/tune.py --stage joint --lr 2e-6 --lr 5e-6 --run runs/default
+    .venv/bin/python tools/tune.py --stage separate --method meanfield --iterations 150 \\
+        --lr 1e-2 --lr 3e-2 --run runs/default     # a method of tools/compare_learning.py
 
 --run is a replication run whose earlier stages have finished: it gives the scale, the data, the
 edge classes and the earlier stages' snapshots (stage 1 needs none: without a run folder it
@@ -30,19 +32,27 @@ def main(argv=None):
                    help="replication run folder (default runs/default); --stage cnn needs none")
     p.add_argument("--scale", choices=("tiny", "default", "paper"), default="default",
                    help="the scale when --stage cnn runs without a run folder (default: default)")
+    p.add_argument("--method", choices=("gibbs", "potts", "pseudo_likelihood", "meanfield"), default="gibbs",
+                   help="the learning method (default gibbs: the main stages); the others are "
+                        "tools/compare_learning.py's, for the separate stage, with --iterations")
+    p.add_argument("--iterations", type=cli.positive_int,
+                   help="iterations of a compared method (its budget in experiments/scales.py COMPARISON)")
     p.add_argument("--work", type=cli.output_folder, help="folder for the candidates' training (default RUN-tune)")
     p.add_argument("--record", type=cli.output_file_mkdir,
-                   help="JSON record to write (default nets/tuning/STAGE.json)")
+                   help="JSON record to write (default nets/tuning/STAGE.json, or STAGE-METHOD.json)")
     args = p.parse_args(argv)
+    if args.method != "gibbs" and (args.stage != "separate" or args.iterations is None):
+        p.error("--method other than gibbs: needs --stage separate and --iterations")
 
     def work():
         from experiments.tuning import check_record_path, run_settings, tune, write_record
 
-        path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{args.stage}.json"
+        name = args.stage if args.method == "gibbs" else f"{args.stage}-{args.method}"
+        path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{name}.json"
         check_record_path(path)
         run_settings(args.run, args.stage, args.scale)
         record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"),
-                      args.scale)
+                      args.scale, args.method, args.iterations)
         write_record(record, path)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "
