@@ -131,8 +131,8 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
         r = validation_accuracy(stage, model, cnn_model, val, scale)
         candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
                                  "seconds": None if seconds is None else round(seconds, 1)}
-        print(f"stage {stage} ({method}), base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}",
-              flush=True)
+        name = stage if method == "gibbs" else f"{stage} ({method})"
+        print(f"stage {name}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
             "iterations": iterations or scale.iters[("cnn", "separate", "joint").index(stage)],

@@ -25,9 +25,10 @@ STAGE_DOC = {
     "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
 }
 HEADER = "# Written by tools/make_prototxt.py: edit that, not this file.\n"
-# Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net.
+# Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net. Each
+# base_lr was chosen by tools/tune.py on a generated validation set; the records are nets/tuning/.
 LEARNING = {
-    "cnn": {"base_lr": 1e-3, "cnn": 1, "theta": None},
+    "cnn": {"base_lr": 2e-3, "cnn": 1, "theta": None},  # nets/tuning/cnn.json: 5e-4 .. 4e-3
     # Chosen on a held-out synthetic validation set (200 images, seed 7), default scale, 3000
     # iterations: 2e-3 -> Gibbs part accuracy 0.551, 5e-3 -> 0.543, CNN alone 0.512; 2e-2
     # oscillated (|theta| up to 26, 0.373): with 2000 chains each is swept only ~12 times,
