@@ -113,8 +113,8 @@ class GibbsCRFLoss(caffe.Layer):
         counts = sampler.learning.potts_project(self.counts.astype(np.float64)) if self.p.potts else self.counts
         # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches.
         self.blobs[0].diff[...] += scale * counts
-        self.blobs[1].diff[...] = 0
-        self.blobs[CHAINS].diff[...] = 0
+        # blobs[1] and blobs[CHAINS] (lr_mult 0) keep a zero diff: nothing writes one, and not
+        # touching the chain store's saves a pass over it every step
 
     def _truth_counts(self, image, truth):
         """The ground truth's pair counts of an image, computed on its first visit; a later visit

@@ -23,7 +23,9 @@ PYVER=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 CMAKE_OPTS=(-DCPU_ONLY=ON -DUSE_OPENCV=OFF -DUSE_LEVELDB=OFF -DUSE_LMDB=OFF -DBUILD_python=ON
             -DBUILD_python_layer=ON -Dpython_version=3 -DBLAS=Open -DBUILD_docs=OFF
             -DCMAKE_BUILD_TYPE=Release)
-KEY=$(printf '%s py%s %s' "$VERSION" "$PYVER" "${CMAKE_OPTS[*]}" | sha1sum | cut -c1-10)
+# the key covers the source changes too: editing patch_caffe.sh makes a new build
+KEY=$( (printf '%s py%s %s' "$VERSION" "$PYVER" "${CMAKE_OPTS[*]}"; cat "$(dirname "$0")/patch_caffe.sh") \
+      | sha1sum | cut -c1-10)
 ROOT="$CACHE_DIR/caffe-${VERSION%%+*}-$KEY"
 if [ -e "$ROOT/.built" ] && has_python_layer "$ROOT/src"; then
   say "Caffe: cached build at $ROOT/src"
@@ -43,10 +45,7 @@ apt-get "${APT_OPTS[@]}" update || die_manual "could not read the caffe source p
   || die_manual "'apt-get source caffe=$VERSION' failed (dpkg-dev is needed to unpack it)"
 mv "$ROOT"/fetch/caffe-*/ "$ROOT/src"
 
-# protobuf 3.21 (Debian 12) has only the one-argument SetTotalBytesLimit.
-IO="$ROOT/src/src/caffe/util/io.cpp"
-sed -i 's/SetTotalBytesLimit(kProtoReadBytesLimit, 536870912)/SetTotalBytesLimit(kProtoReadBytesLimit)/' "$IO"
-grep -q 'SetTotalBytesLimit(kProtoReadBytesLimit)' "$IO" || die_manual "the protobuf fix did not apply to $IO"
+bash "$(dirname "$0")/patch_caffe.sh" "$ROOT/src"
 
 mkdir -p "$ROOT/src/build"
 (cd "$ROOT/src/build" \
