@@ -31,8 +31,9 @@ Each forward runs `sweeps` Gibbs sweeps from each image's stored labelling under
 scores and theta (randomness keyed by seed, image index and the image's sweep counter, so a
 resumed run continues the same random streams) and stores the result. Backward writes
 statistics(sample) - statistics(ground truth), over the batch's pixel count and times the
-loss weight: the negated stochastic gradient of the mean log-likelihood per pixel. The ground
-truth's pair counts are computed on an image's first visit and kept.
+loss weight: the negated stochastic gradient of the mean log-likelihood per pixel. The pair
+counts' difference comes from the edges at pixels where sample and truth differ (the others
+cancel): a few percent of them once the model fits (sampler.stats.pair_count_difference).
 
 Each image index must name one training image: a batch holding an index twice, or an index
 coming back with another ground truth, is refused. (The whole training source's indices are
@@ -70,9 +71,7 @@ class GibbsCRFLoss(caffe.Layer):
         chains = chain_blob(self.p.num_images, self.height, self.width, num_labels, self.p.seed)
         self.blobs.add_blob(*chains.shape)
         self.blobs[CHAINS].data[...] = chains
-        self.known = {}  # image index -> (crc32 of its ground truth, the ground truth's pair counts)
-        # the smallest dtype that holds any pair count of one image, to keep one table per image
-        self.count_dtype = np.uint16 if self.height * self.width < 2 ** 16 else np.uint32
+        self.known = {}  # image index -> crc32 of its ground truth
 
     def reshape(self, bottom, top):
         n, _, h, w = scores_shape(NAME, bottom[0], self.p.num_labels)
@@ -96,11 +95,14 @@ class GibbsCRFLoss(caffe.Layer):
         theta = self.blobs[0].data
         if p.potts:
             keep_potts(NAME, theta)
+        self._check_ground_truths(index, truth)
         labels, steps = self._load_chains(index)
-        labels, counts = sampler.train_step(scores, labels, theta, p.offsets, sweeps=p.sweeps, seed=p.seed, keys=index,
-                                            step=steps, backend=p.backend, schedule=p.schedule)
+        for s in range(p.sweeps):
+            labels = sampler.sweep(scores, labels, theta, p.offsets, seed=p.seed, keys=index, step=steps + s,
+                                   backend=p.backend, schedule=p.schedule)
         self.blobs[CHAINS].data[index] = sampler.ChainStore.encode_rows(labels, steps + p.sweeps, p.num_labels)
-        self.counts = counts - sum(self._truth_counts(i, t).astype(np.int64) for i, t in zip(index, truth))
+        # statistics(sample) - statistics(truth): only edges at pixels where they differ count
+        self.counts = sampler.stats.pair_count_difference(labels, truth, p.offsets, p.num_labels)
         self.truth, self.sample, self.pixels = truth, labels, truth.size
         gap = sampler.stats.unary_gap(scores, labels, truth) + float(np.sum(theta * self.counts))
         top[0].data[...] = gap / self.pixels
@@ -116,18 +118,15 @@ class GibbsCRFLoss(caffe.Layer):
         # blobs[1] and blobs[CHAINS] (lr_mult 0) keep a zero diff: nothing writes one, and not
         # touching the chain store's saves a pass over it every step
 
-    def _truth_counts(self, image, truth):
-        """The ground truth's pair counts of an image, computed on its first visit; a later visit
-        whose ground truth differs means two training images share one chain index."""
-        fingerprint = zlib.crc32(truth.tobytes())
-        if image not in self.known:
-            counts = sampler.pair_counts(truth[None], self.p.offsets, self.p.num_labels, backend=self.p.backend)
-            self.known[image] = fingerprint, counts.astype(self.count_dtype)
-        elif self.known[image][0] != fingerprint:
-            raise BlobError(f"{NAME}: image index {image} came with another ground truth than on its first visit: "
-                            f"two training images share one chain (do the training source's files repeat "
-                            f"indices? data.check_chain_indices finds where)")
-        return self.known[image][1]
+    def _check_ground_truths(self, index, truth):
+        """An image index whose ground truth differs from its first visit's means two training
+        images share one chain (a crc32 of each image's ground truth is kept)."""
+        for image, labels in zip(index.tolist(), truth):
+            fingerprint = zlib.crc32(labels.tobytes())
+            if self.known.setdefault(image, fingerprint) != fingerprint:
+                raise BlobError(f"{NAME}: image index {image} came with another ground truth than on its first "
+                                f"visit: two training images share one chain (do the training source's files "
+                                f"repeat indices? data.check_chain_indices finds where)")
 
     def _indices(self, values):
         index = integer_ids(NAME, f"bottom[2] (index, chain store of num_images={self.p.num_images})",

@@ -57,3 +57,33 @@ def onehot_difference(out, plus, minus, scale):
                 if a != b:
                     out[image, a, y, x] = value
                     out[image, b, y, x] = -value
+
+
+def pair_count_difference(plus, minus, offsets, num_labels):
+    """(C, L, L) int64 pair_counts(plus) - pair_counts(minus) for labellings (N, H, W) uint8,
+    from the edges that touch a pixel where the two differ (the others cancel): work in
+    proportion to the disagreement, which a trained model's sample keeps small."""
+    per_image = np.zeros((len(plus), len(offsets), num_labels, num_labels), dtype=np.int32)
+    _pair_count_difference(plus, minus, np.asarray(offsets, dtype=np.int64), per_image)
+    return per_image.sum(axis=0, dtype=np.int64)
+
+
+@numba.njit(parallel=True, cache=True)
+def _pair_count_difference(plus, minus, offsets, out):
+    n, h, w = plus.shape
+    for image in numba.prange(n):
+        p, m, counts = plus[image], minus[image], out[image]
+        for y in range(h):
+            for x in range(w):
+                if p[y, x] == m[y, x]:
+                    continue
+                for c in range(offsets.shape[0]):
+                    dy, dx = offsets[c, 0], offsets[c, 1]
+                    ny, nx = y + dy, x + dx  # the forward edge: (y, x) is its earlier end, counted here
+                    if 0 <= ny < h and 0 <= nx < w:
+                        counts[c, p[y, x], p[ny, nx]] += 1
+                        counts[c, m[y, x], m[ny, nx]] -= 1
+                    ny, nx = y - dy, x - dx  # the backward edge: counted here unless its earlier end differs too
+                    if 0 <= ny < h and 0 <= nx < w and p[ny, nx] == m[ny, nx]:
+                        counts[c, p[ny, nx], p[y, x]] += 1
+                        counts[c, m[ny, nx], m[y, x]] -= 1
