@@ -8,6 +8,7 @@ the CNN's argmax for stage 1, Gibbs max-marginals for the CRF stages. The record
 every candidate's figures and the chosen rate; nets/prototxt.py cites the records in
 nets/tuning/.
 """
+import dataclasses
 import json
 import os
 import time
@@ -115,15 +116,19 @@ def validation_accuracy(stage, model, cnn_model, val, scale):
 
 def tune(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None):
     """The record of trying each rate for the stage, on top of the run's earlier stages; method:
-    the main stages' Gibbs ML, or (separate stage) a compared learning method, trained for
-    `iterations` (that method's budget)."""
+    the main stages' Gibbs ML, or (separate stage) a compared learning method; iterations: the
+    stage's (a compared method's budget; the scale's by default)."""
     settings = run_settings(run, stage, scale_name)
     scale = SCALES[settings["scale"]]
+    index = ("cnn", "separate", "joint").index(stage)
+    if iterations and method == "gibbs":
+        scale = dataclasses.replace(scale, iters=scale.iters[:index] + (iterations,) + scale.iters[index + 1:])
     val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
     cnn_model = Path(run) / "models" / "cnn.caffemodel"
     candidates = {}
     for lr in rates:
-        folder = Path(work) / (f"{stage}-lr{lr:g}" if method == "gibbs" else f"{method}-lr{lr:g}")
+        folder = Path(work) / (f"{stage if method == 'gibbs' else method}-lr{lr:g}"
+                               + (f"-{iterations}" if iterations else ""))
         if method == "gibbs":
             model, seconds = train_candidate(stage, lr, run, settings, scale, folder)
         else:
@@ -135,7 +140,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
         print(f"stage {name}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
-            "iterations": iterations or scale.iters[("cnn", "separate", "joint").index(stage)],
+            "iterations": iterations or scale.iters[index],
             "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",

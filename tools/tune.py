@@ -36,7 +36,8 @@ def main(argv=None):
                    help="the learning method (default gibbs: the main stages); the others are "
                         "tools/compare_learning.py's, for the separate stage, with --iterations")
     p.add_argument("--iterations", type=cli.positive_int,
-                   help="iterations of a compared method (its budget in experiments/scales.py COMPARISON)")
+                   help="the stage's iterations: a compared method's budget (experiments/scales.py COMPARISON), "
+                        "or for gibbs another count than the scale's")
     p.add_argument("--work", type=cli.output_folder, help="folder for the candidates' training (default RUN-tune)")
     p.add_argument("--record", type=cli.output_file_mkdir,
                    help="JSON record to write (default nets/tuning/STAGE.json, or STAGE-METHOD.json)")
