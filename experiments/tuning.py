@@ -159,8 +159,30 @@ def check_record_path(path):
             raise BadInput(f"{path}: exists and is not a tuning record; not replacing it")
 
 
+# What makes two records' candidates comparable: the same stage trained the same way, scored on
+# the same validation set.
+SAME_EXPERIMENT = ("kind", "stage", "method", "scale", "iterations", "batch_size", "validation", "inference")
+
+
+def merged(record, path):
+    """The record with the candidates of the one already at `path` added, when that one is of
+    the same experiment (SAME_EXPERIMENT; a rate tried again keeps its new result), so that
+    rates tried by several runs of the tool are chosen among together."""
+    path = Path(path)
+    old = json.loads(path.read_text()) if path.exists() else {}
+    if any(old.get(k) != record[k] for k in SAME_EXPERIMENT):
+        return record
+    candidates = {**old["candidates"], **record["candidates"]}
+    candidates = dict(sorted(candidates.items(), key=lambda item: float(item[0])))
+    chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
+    return {**record, "candidates": candidates, "chosen": chosen}
+
+
 def write_record(record, path):
-    """Write the record, replacing only a record this tool wrote."""
+    """Write the record (merged with the one at `path` where comparable), replacing only a record
+    this tool wrote; returns what was written."""
     check_record_path(path)
+    record = merged(record, path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(record, indent=1) + "\n")
+    return record

@@ -132,3 +132,23 @@ def test_tune_scores_each_rate_on_the_validation_set_and_records_the_best(tiny_r
                             "--run", str(tiny_run / "run"), "--work", str(tmp_path / "work"),
                             "--record", str(tmp_path / "mine.json")], capture_output=True, text=True)
     assert again.returncode == 2 and "not a tuning record" in again.stderr and (tmp_path / "mine.json").read_text() == "{}"
+
+
+def test_a_tuning_record_of_the_same_experiment_gains_the_new_candidates(tmp_path):
+    from experiments.tuning import KIND, write_record
+
+    def record(candidates, iterations=100):
+        return {"kind": KIND, "stage": "joint", "method": "gibbs", "scale": "tiny", "iterations": iterations,
+                "batch_size": 4, "validation": {"images": 8, "seed": 7}, "inference": "gibbs",
+                "candidates": {lr: {"part_accuracy": a} for lr, a in candidates.items()},
+                "chosen": max(candidates, key=candidates.get)}
+
+    path = tmp_path / "joint.json"
+    write_record(record({"2e-06": 0.7, "5e-06": 0.6}), path)
+    written = write_record(record({"1e-06": 0.65, "5e-06": 0.62}), path)
+    assert json.loads(path.read_text()) == written
+    assert {k: c["part_accuracy"] for k, c in written["candidates"].items()} == {"1e-06": 0.65, "2e-06": 0.7,
+                                                                                  "5e-06": 0.62}
+    assert written["chosen"] == "2e-06"
+    other = write_record(record({"1e-06": 0.5}, iterations=200), path)  # another experiment: replaced
+    assert set(other["candidates"]) == {"1e-06"} and other["chosen"] == "1e-06"

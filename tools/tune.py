@@ -14,6 +14,8 @@ through the same evaluation as tools/eval.py. The record (JSON) is what nets/pro
 --run is a replication run whose earlier stages have finished: it gives the scale, the data, the
 edge classes and the earlier stages' snapshots (stage 1 needs none: without a run folder it
 takes --scale's defaults).
+A record of the same experiment already at --record gains the new candidates, and the best
+of all of them is chosen.
 """
 import os
 import pathlib
@@ -54,7 +56,7 @@ def main(argv=None):
         run_settings(args.run, args.stage, args.scale)
         record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"),
                       args.scale, args.method, args.iterations)
-        write_record(record, path)
+        record = write_record(record, path)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "
               f"record {path}")
