@@ -53,12 +53,15 @@ COMPARISON = {
     # Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; about 3-4 minutes in all.
     "tiny": {"separate": {"potts": Budget(150), "pseudo_likelihood": Budget(150), "meanfield": Budget(20)},
              "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)}},
-    # Per step at 120x160, batch 8, on the loaded 2-core machine (tools/bench_layers.py): Gibbs
-    # 0.17 s, pseudo-likelihood 2-4 s (the NumPy theta gradient 1.6 s of it), mean field (T=5)
-    # 30 s, end to end too; the Gibbs stages' 3000 + 1000 iterations would take over a day for mean
-    # field, so it gets 60 separate steps and no end-to-end stage here.
-    "default": {"separate": {"potts": Budget(3000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
-                "joint": {"pseudo_likelihood": Budget(300)}},
+    # About Gibbs ML's training time each, per step on stored scores at 120x160, batch 8 on 2 cores
+    # (measured by tools/tune.py): Gibbs and Potts 16 ms (10000 steps: 2.6 min), pseudo-likelihood
+    # 54 ms, mean field (T=5) 1.4 s; end to end, every step is mostly the CNN's, so pseudo-likelihood
+    # gets Gibbs ML's 1500; unrolled mean field would need 40 minutes for as many and is left out.
+    # Rates: nets/tuning/separate-pseudo_likelihood.json, separate-meanfield.json; Potts is Gibbs
+    # ML's learner on a restricted table, at its rate and iterations.
+    "default": {"separate": {"potts": Budget(10000), "pseudo_likelihood": Budget(2000, 5e-4),
+                             "meanfield": Budget(100, 1e-2)},
+                "joint": {"pseudo_likelihood": Budget(1500)}},
     "paper": {"separate": {"potts": Budget(4000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
               "joint": {"pseudo_likelihood": Budget(500)}},
 }
