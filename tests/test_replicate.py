@@ -96,7 +96,7 @@ def test_a_folder_that_holds_no_run_is_refused(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.txt"]
 
 
-@pytest.mark.parametrize("height, width", [(97, 131), (72, 56)])
+@pytest.mark.parametrize("height, width", [(97, 131), (72, 56), (120, 160), (240, 320)])
 def test_the_exported_model_deploys_at_other_image_sizes(tiny_run, tmp_path, height, width):
     """Trained at 64x48; the fully convolutional CNN and translation-invariant tables run anywhere."""
     import data

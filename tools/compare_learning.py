@@ -18,7 +18,7 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # Caffe's per-net set-up chatter
 from experiments import cli  # noqa: E402
 from experiments.compare import report  # noqa: E402
 from experiments.compare.run import compare  # noqa: E402
-from experiments.replication.stages import StageError  # noqa: E402
+from experiments.replication.stages import run_command  # noqa: E402
 from experiments.scales import COMPARISON  # noqa: E402
 
 
@@ -32,16 +32,7 @@ def main(argv=None):
     run = (args.run or Path("runs") / args.scale).resolve()
     out = (args.out or Path("runs") / ("compare" if args.scale == "default" else f"compare-{args.scale}")).resolve()
 
-    def work():
-        try:
-            rep = compare(args.scale, run, out)
-        except StageError as e:
-            print(f"{p.prog}: {e}", file=sys.stderr)
-            return 1
-        print(report.table(rep))
-        print(f"\nreport: {out / 'report.md'}")
-
-    return cli.run(p.prog, work)
+    return run_command(p.prog, lambda: compare(args.scale, run, out), report.table, out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 from experiments import cli
 from experiments.replication import report
 from experiments.replication.run import replicate
-from experiments.replication.stages import StageError
+from experiments.replication.stages import run_command
 from experiments.scales import SCALES
 from nets.crf import DEFAULT_EDGES
 
@@ -30,16 +30,10 @@ def main(argv=None):
     out = (args.out or Path("runs") / args.scale).resolve()
     data_dir = (args.data or Path("datasets") / args.scale).resolve()
 
-    def work():
-        try:
-            rep = replicate(args.scale, SCALES[args.scale], out, data_dir, args.edges, args.seed)
-        except StageError as e:
-            print(f"{p.prog}: {e}", file=sys.stderr)
-            return 1
-        print(report.table(rep))
-        print(f"\nreport: {out / 'report.md'}")
+    def produce():
+        return replicate(args.scale, SCALES[args.scale], out, data_dir, args.edges, args.seed)
 
-    return cli.run(p.prog, work)
+    return run_command(p.prog, produce, report.table, out)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,23 @@ class StageError(RuntimeError):
     """`caffe train` failed; the message names the stage and its log."""
 
 
+def run_command(prog, produce, table, out):
+    """experiments.cli.run for a command that trains stages and writes OUT/report.md: prints the
+    report's table, or a failed stage's one line with exit status 1."""
+    from ..cli import run
+
+    def work():
+        try:
+            rep = produce()
+        except StageError as e:
+            print(f"{prog}: {e}", file=sys.stderr)
+            return 1
+        print(table(rep))
+        print(f"\nreport: {out / 'report.md'}")
+
+    return run(prog, work)
+
+
 def snapshot_path(snapshots, stage, iteration, ext="caffemodel"):
     return Path(snapshots) / f"{stage}_iter_{iteration}.{ext}"
 
