@@ -147,16 +147,28 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
             "candidates": candidates, "chosen": chosen, "date": time.strftime("%Y-%m-%d")}
 
 
-def check_record_path(path):
-    """Refuse, before any work, a record path holding something other than a tuning record."""
+def check_record_path(path, **experiment):
+    """Refuse, before any work, a record path holding something other than a tuning record, or
+    the record of another experiment (`experiment`: e.g. stage, method, iterations), which
+    writing would replace."""
     path = Path(path)
-    if path.exists():
-        try:
-            ours = json.loads(path.read_text()).get("kind") == KIND
-        except (ValueError, AttributeError, UnicodeDecodeError):
-            ours = False
-        if not ours:
-            raise BadInput(f"{path}: exists and is not a tuning record; not replacing it")
+    if not path.exists():
+        return
+    try:
+        old = json.loads(path.read_text())
+        ours = old.get("kind") == KIND
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise BadInput(f"{path}: exists and is not a tuning record; not replacing it")
+    other = [f"{key} {old.get(key)} there, {value} here" for key, value in experiment.items() if old.get(key) != value]
+    if other:
+        raise BadInput(f"{path}: holds the record of another experiment ({'; '.join(other)}); pass another --record")
+
+
+def stage_iterations(stage, settings, iterations=None):
+    """The iterations a tuning run trains the stage for: `iterations`, or the run's scale's."""
+    return iterations or SCALES[settings["scale"]].iters[("cnn", "separate", "joint").index(stage)]
 
 
 # What makes two records' candidates comparable: the same stage trained the same way, scored on
@@ -180,8 +192,8 @@ def merged(record, path):
 
 def write_record(record, path):
     """Write the record (merged with the one at `path` where comparable), replacing only a record
-    this tool wrote; returns what was written."""
-    check_record_path(path)
+    this tool wrote for the same stage, method and iterations; returns what was written."""
+    check_record_path(path, stage=record["stage"], method=record["method"], iterations=record["iterations"])
     record = merged(record, path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(record, indent=1) + "\n")

@@ -135,6 +135,7 @@ def test_tune_scores_each_rate_on_the_validation_set_and_records_the_best(tiny_r
 
 
 def test_a_tuning_record_of_the_same_experiment_gains_the_new_candidates(tmp_path):
+    from experiments.cli import BadInput
     from experiments.tuning import KIND, write_record
 
     def record(candidates, iterations=100):
@@ -150,5 +151,6 @@ def test_a_tuning_record_of_the_same_experiment_gains_the_new_candidates(tmp_pat
     assert {k: c["part_accuracy"] for k, c in written["candidates"].items()} == {"1e-06": 0.65, "2e-06": 0.7,
                                                                                   "5e-06": 0.62}
     assert written["chosen"] == "2e-06"
-    other = write_record(record({"1e-06": 0.5}, iterations=200), path)  # another experiment: replaced
-    assert set(other["candidates"]) == {"1e-06"} and other["chosen"] == "1e-06"
+    with pytest.raises(BadInput, match="another experiment.*iterations 100 there, 200 here"):
+        write_record(record({"1e-06": 0.5}, iterations=200), path)
+    assert json.loads(path.read_text()) == written

@@ -48,12 +48,14 @@ def main(argv=None):
         p.error("--method other than gibbs: needs --stage separate and --iterations")
 
     def work():
-        from experiments.tuning import check_record_path, run_settings, tune, write_record
+        from experiments.tuning import check_record_path, run_settings, stage_iterations, tune, write_record
 
         name = args.stage if args.method == "gibbs" else f"{args.stage}-{args.method}"
         path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{name}.json"
         check_record_path(path)
-        run_settings(args.run, args.stage, args.scale)
+        settings = run_settings(args.run, args.stage, args.scale)
+        check_record_path(path, stage=args.stage, method=args.method,
+                          iterations=stage_iterations(args.stage, settings, args.iterations))
         record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"),
                       args.scale, args.method, args.iterations)
         record = write_record(record, path)
