@@ -9,6 +9,7 @@ every candidate's figures and the chosen rate; nets/prototxt.py cites the record
 nets/tuning/.
 """
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -60,6 +61,20 @@ def earlier_stage(run, stage, scale):
     if not path.is_file():
         raise BadInput(f"{run}: stage {stage} has not finished ({path.name} is missing); run tools/replicate.py")
     return path
+
+
+def start_models(stage, run, settings):
+    """{file name: SHA-1} of the earlier stages' weights a candidate trains on (none for stage 1):
+    records of candidates trained on different starts are not comparable."""
+    if stage == "cnn":
+        return {}
+    scale = SCALES[settings["scale"]]
+    files = ([earlier_stage(run, "cnn", scale), earlier_stage(run, "separate", scale)] if stage == "joint"
+             else [Path(run) / "models" / "cnn.caffemodel"])  # stage 2 and the compared methods: the CNN's scores
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise BadInput(f"{run}: stage {stage} trains on {', '.join(missing)}, which is missing; run tools/replicate.py")
+    return {f.name: hashlib.sha1(f.read_bytes()).hexdigest() for f in files}
 
 
 def train_candidate(stage, lr, run, settings, scale, folder):
@@ -140,7 +155,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
         print(f"stage {name}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
-            "iterations": iterations or scale.iters[index],
+            "start": start_models(stage, run, settings), "iterations": iterations or scale.iters[index],
             "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",
@@ -171,9 +186,9 @@ def stage_iterations(stage, settings, iterations=None):
     return iterations or SCALES[settings["scale"]].iters[("cnn", "separate", "joint").index(stage)]
 
 
-# What makes two records' candidates comparable: the same stage trained the same way, scored on
-# the same validation set.
-SAME_EXPERIMENT = ("kind", "stage", "method", "scale", "iterations", "batch_size", "validation", "inference")
+# What makes two records' candidates comparable: the same stage trained the same way from the same
+# earlier stages, scored on the same validation set.
+SAME_EXPERIMENT = ("kind", "stage", "method", "scale", "start", "iterations", "batch_size", "validation", "inference")
 
 
 def merged(record, path):
@@ -192,8 +207,8 @@ def merged(record, path):
 
 def write_record(record, path):
     """Write the record (merged with the one at `path` where comparable), replacing only a record
-    this tool wrote for the same stage, method and iterations; returns what was written."""
-    check_record_path(path, stage=record["stage"], method=record["method"], iterations=record["iterations"])
+    this tool wrote for the same stage, method, iterations and start; returns what was written."""
+    check_record_path(path, **{k: record[k] for k in ("stage", "method", "iterations", "start")})
     record = merged(record, path)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(json.dumps(record, indent=1) + "\n")

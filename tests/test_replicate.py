@@ -138,8 +138,9 @@ def test_a_tuning_record_of_the_same_experiment_gains_the_new_candidates(tmp_pat
     from experiments.cli import BadInput
     from experiments.tuning import KIND, write_record
 
-    def record(candidates, iterations=100):
+    def record(candidates, iterations=100, start="a1"):
         return {"kind": KIND, "stage": "joint", "method": "gibbs", "scale": "tiny", "iterations": iterations,
+                "start": {"cnn_iter_150.caffemodel": start},
                 "batch_size": 4, "validation": {"images": 8, "seed": 7}, "inference": "gibbs",
                 "candidates": {lr: {"part_accuracy": a} for lr, a in candidates.items()},
                 "chosen": max(candidates, key=candidates.get)}
@@ -153,4 +154,6 @@ def test_a_tuning_record_of_the_same_experiment_gains_the_new_candidates(tmp_pat
     assert written["chosen"] == "2e-06"
     with pytest.raises(BadInput, match="another experiment.*iterations 100 there, 200 here"):
         write_record(record({"1e-06": 0.5}, iterations=200), path)
+    with pytest.raises(BadInput, match="another experiment.*start"):  # trained on another CNN
+        write_record(record({"1e-06": 0.5}, start="b2"), path)
     assert json.loads(path.read_text()) == written
