@@ -10,9 +10,12 @@ def test_prints_one_row_per_layer(pycaffe, capsys):
     assert run_tool("bench_layers", ["--height", "6", "--width", "8", "--batch", "2", "--edges", "window:1",
                                      "--iterations", "1", "--iterations", "2", "--repeats", "1"]) == 0
     rows = capsys.readouterr().out.splitlines()
-    names = ("one Gibbs sweep", "GibbsCRFLoss", "PseudoLikelihoodLoss", "MeanFieldLoss T=1", "MeanFieldLoss T=2")
+    names = ("one Gibbs sweep", "GibbsCRFLoss, random scores", "GibbsCRFLoss, scores fit truth", "PseudoLikelihoodLoss",
+             "MeanFieldLoss T=1", "MeanFieldLoss T=2")
     for name in names:
         assert sum(row.startswith(name) for row in rows) == 1, name
+    differs = [float(row.split()[-1].rstrip("%")) for row in rows if row.startswith("GibbsCRFLoss")]
+    assert len(differs) == 2 and all(0 <= d <= 100 for d in differs)
 
 
 @pytest.mark.parametrize("argv, message", [
