@@ -86,6 +86,7 @@ def test_each_method_learned_its_kind_of_tables(tiny_compare, tiny_run):
 
 def test_training_records_and_the_markdown_report(tiny_compare):
     from experiments.scales import COMPARISON
+    from nets.prototxt import LEARNING
 
     out, report = tiny_compare
     budget = COMPARISON["tiny"]
@@ -93,7 +94,7 @@ def test_training_records_and_the_markdown_report(tiny_compare):
         assert report["methods"][key]["iterations"] == budget["separate"][key].iterations
     assert report["methods"]["gibbs_ml"]["iterations"] == 150 and report["methods"]["piecewise"]["iterations"] == 0
     # the rate rule: the Gibbs stage's rate times its iterations over the method's
-    rule = 2e-3 * 150 / budget["separate"]["meanfield"].iterations
+    rule = LEARNING["separate"]["base_lr"] * 150 / budget["separate"]["meanfield"].iterations
     assert report["methods"]["meanfield"]["base_lr"] == pytest.approx(rule)
     for key, m in report["methods"].items():
         assert m["seconds"] > 0, key
