@@ -3,6 +3,9 @@ inference effort. The committed prototxt/ is the default scale's (committed_prot
 from dataclasses import dataclass
 
 
+STAGES = ("cnn", "separate", "joint")  # the training stages, in the order of Scale.iters (as nets.prototxt's)
+
+
 @dataclass(frozen=True)
 class Scale:
     train: int                 # training images (= chains in the CRF layer's store)
@@ -16,6 +19,10 @@ class Scale:
     samples: int               # Gibbs sweeps averaged, at test time
     snapshot_every: int        # an interrupted stage resumes from the last of these
     figure_images: int = 4     # test images on the Fig.1-style sheet
+
+    def stage_iters(self, stage):
+        """max_iter of one stage (STAGES)."""
+        return self.iters[STAGES.index(stage)]
 
 
 SCALES = {

@@ -20,7 +20,7 @@ import data
 from .cli import BadInput
 from .evaluation import crf_labels, score, unary_scores
 from .replication.stages import run_stage, snapshot_path
-from .scales import SCALES, net_options
+from .scales import SCALES, STAGES, net_options
 
 KIND = "learning-rate tuning"
 VAL_IMAGES, VAL_SEED = 200, 7
@@ -56,8 +56,7 @@ def run_settings(run, stage="separate", scale_name="default"):
 
 def earlier_stage(run, stage, scale):
     """The final snapshot of an earlier stage of the run, which must have finished."""
-    index = ("cnn", "separate", "joint").index(stage)
-    path = snapshot_path(Path(run) / "snapshots", stage, scale.iters[index])
+    path = snapshot_path(Path(run) / "snapshots", stage, scale.stage_iters(stage))
     if not path.is_file():
         raise BadInput(f"{run}: stage {stage} has not finished ({path.name} is missing); run tools/replicate.py")
     return path
@@ -93,7 +92,7 @@ def train_candidate(stage, lr, run, settings, scale, folder):
                                  scale.train)
     started = time.perf_counter()
     final = run_stage(stage, folder / "prototxt" / f"solver_{stage}.prototxt",
-                      scale.iters[("cnn", "separate", "joint").index(stage)], folder / "snapshots",
+                      scale.stage_iters(stage), folder / "snapshots",
                       folder / f"{stage}.log", weights=start)
     seconds = time.perf_counter() - started
     model = folder / "model.caffemodel"
@@ -135,7 +134,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
     stage's (a compared method's budget; the scale's by default)."""
     settings = run_settings(run, stage, scale_name)
     scale = SCALES[settings["scale"]]
-    index = ("cnn", "separate", "joint").index(stage)
+    index = STAGES.index(stage)
     if iterations and method == "gibbs":
         scale = dataclasses.replace(scale, iters=scale.iters[:index] + (iterations,) + scale.iters[index + 1:])
     val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
@@ -155,7 +154,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
         print(f"stage {name}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
-            "start": start_models(stage, run, settings), "iterations": iterations or scale.iters[index],
+            "start": start_models(stage, run, settings), "iterations": stage_iterations(stage, settings, iterations),
             "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",
@@ -183,7 +182,7 @@ def check_record_path(path, **experiment):
 
 def stage_iterations(stage, settings, iterations=None):
     """The iterations a tuning run trains the stage for: `iterations`, or the run's scale's."""
-    return iterations or SCALES[settings["scale"]].iters[("cnn", "separate", "joint").index(stage)]
+    return iterations or SCALES[settings["scale"]].stage_iters(stage)
 
 
 # What makes two records' candidates comparable: the same stage trained the same way from the same

@@ -23,11 +23,12 @@ import sys
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 from experiments import cli  # noqa: E402
+from experiments.scales import STAGES  # noqa: E402
 
 
 def main(argv=None):
     p = cli.Parser(__doc__)
-    p.add_argument("--stage", choices=("cnn", "separate", "joint"), required=True)
+    p.add_argument("--stage", choices=STAGES, required=True)
     p.add_argument("--lr", type=cli.positive_float, action="append", required=True,
                    help="a base_lr to try (repeatable)")
     p.add_argument("--run", type=pathlib.Path, default=pathlib.Path("runs/default"),

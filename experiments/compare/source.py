@@ -8,9 +8,7 @@ from pathlib import Path
 from nets.scores import read_meta
 
 from ..cli import BadInput
-
-STAGES = ("cnn", "separate", "joint")
-
+from ..scales import STAGES
 
 @dataclass(frozen=True)
 class Run:

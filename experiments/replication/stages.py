@@ -18,6 +18,8 @@ from tqdm import tqdm
 
 from nets.weights import ModelError, blob_array, read_netparameter
 
+from .. import cli
+
 REPO = Path(__file__).resolve().parents[2]  # the checkout: runs use its .venv/bin/caffe
 CAFFE = REPO / ".venv" / "bin" / "caffe"
 ITERATION = re.compile(r"\] Iteration (\d+)")
@@ -30,8 +32,6 @@ class StageError(RuntimeError):
 def run_command(prog, produce, table, out):
     """experiments.cli.run for a command that trains stages and writes OUT/report.md: prints the
     report's table, or a failed stage's one line with exit status 1."""
-    from ..cli import run
-
     def work():
         try:
             rep = produce()
@@ -41,7 +41,7 @@ def run_command(prog, produce, table, out):
         print(table(rep))
         print(f"\nreport: {out / 'report.md'}")
 
-    return run(prog, work)
+    return cli.run(prog, work)
 
 
 def snapshot_path(snapshots, stage, iteration, ext="caffemodel"):
