@@ -151,19 +151,17 @@ def unary_scores(weights, depth, batch_size=16):
 
 def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50):
     """Labels (N, H, W) of the CRF of a model (its theta, with the edge classes it was trained
-    with) on stored scores, by CRFMarginals' own inference: the max-marginal labelling for
-    "gibbs" and "meanfield", the ICM labelling for "icm"."""
-    from layers import params
-    from layers.crf_infer import infer
+    with) on stored scores, by the deploy layer's own inference (sampler.inference): the
+    max-marginal labelling for "gibbs" and "meanfield", the ICM labelling for "icm"."""
+    import sampler.inference
     from nets.weights import crf_tables
 
     theta, offsets = crf_tables(model)
-    p = params.parse(json.dumps({"num_labels": int(theta.shape[1]), "edges": offsets.tolist(), "method": method,
-                                 "burn_in": burn_in, "samples": samples, "seed": seed, "iterations": iterations}),
-                     params.INFER, "evaluation")
     labels = np.empty((len(scores),) + scores.shape[2:], dtype=np.uint8)
     for first in tqdm(range(0, len(scores), batch_size), desc=f"CRF {method}", unit="batch"):
-        labels[first:first + batch_size] = infer(scores[first:first + batch_size], theta, p).argmax(axis=1)
+        labels[first:first + batch_size] = sampler.inference.crf_labels(
+            scores[first:first + batch_size], theta, offsets, method, burn_in=burn_in, samples=samples, seed=seed,
+            iterations=iterations)
     return labels
 
 

@@ -3,44 +3,11 @@
 Row l, column l' of edge class c = (dy, dx) is theta[c, y_i = l, y_(i + (dy, dx)) = l']:
 blue is attractive (the pair is more likely than the unaries say), red repulsive.
 """
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 
-import sampler
 from data import labels
-
-from .cli import BadInput
-
-
-def load_theta(weights, layer):
-    """(theta (C, L, L) float32, offsets (C, 2)) of a CRF layer of a .caffemodel; the edge
-    classes come from the layer's param_str saved in the file."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf.message import DecodeError
-
-    net = caffe_pb2.NetParameter()
-    try:
-        net.ParseFromString(Path(weights).read_bytes())
-    except DecodeError as e:
-        raise BadInput(f"{weights}: not a readable .caffemodel ({e})") from None
-    found = [l for l in net.layer if l.name == layer]
-    if not found or not found[0].blobs:
-        names = [l.name for l in net.layer if l.blobs]
-        raise BadInput(f"{weights}: no layer '{layer}' with parameters (layers with parameters: {names})")
-    blob = found[0].blobs[0]
-    theta = np.array(blob.data, dtype=np.float32).reshape(tuple(blob.shape.dim))
-    if theta.ndim != 3 or theta.shape[1] != theta.shape[2]:
-        raise BadInput(f"{weights}: layer '{layer}' blob 0 has shape {theta.shape}, not theta (C, L, L)")
-    config = json.loads(found[0].python_param.param_str or "{}")
-    if "edges" not in config:
-        raise BadInput(f"{weights}: layer '{layer}' has no 'edges' in its param_str")
-    offsets = sampler.parse_edges(config["edges"])
-    if len(offsets) != len(theta):
-        raise BadInput(f"{weights}: edges {config['edges']!r} give {len(offsets)} classes, theta has {len(theta)}")
-    return theta, offsets
 
 
 def label_names(num_labels):
@@ -48,6 +15,7 @@ def label_names(num_labels):
 
 
 def plot_theta(theta, offsets, out, title):
+    """Write the heat maps to `out` (PNG); returns the panels drawn, [(title, array)], one per class."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -72,7 +40,9 @@ def plot_theta(theta, offsets, out, title):
         ax.set_yticks(ticks, names if c % cols == 0 else [], fontsize=6)
     fig.colorbar(image, ax=axes, shrink=0.6, label="theta[c, l, l']  (rows l at i, columns l' at i + (dy, dx))")
     fig.suptitle(title)
+    panels = [(ax.get_title(), np.asarray(ax.images[0].get_array())) for ax in axes.flat[:classes]]
     try:
         fig.savefig(out, dpi=90, format="png")  # exactly `out`: no ".png" added, whatever it ends in
     finally:
         plt.close(fig)
+    return panels

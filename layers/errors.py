@@ -15,9 +15,11 @@ METHODS = ("setup", "reshape", "forward", "backward")
 
 
 def reports_errors(cls):
-    """Class decorator: wrap METHODS of a caffe.Layer subclass."""
+    """Class decorator: wrap the METHODS a caffe.Layer subclass defines itself (inherited ones
+    were wrapped in their own class)."""
     for name in METHODS:
-        setattr(cls, name, _reported(getattr(cls, name)))
+        if name in vars(cls):
+            setattr(cls, name, _reported(vars(cls)[name]))
     return cls
 
 
@@ -26,11 +28,13 @@ def _reported(method):
     def wrapper(self, *args):
         try:
             return method(self, *args)
-        except (BlobError, ParamError) as e:
-            print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
-            raise
-        except Exception:
-            traceback.print_exc()  # a bug, not bad input: the traceback is the useful part
-            sys.stderr.flush()
+        except Exception as e:
+            if not getattr(e, "reported", False):  # a subclass's method calling super()'s: print once
+                if isinstance(e, (BlobError, ParamError)):
+                    print(f"{type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                else:
+                    traceback.print_exc()  # a bug, not bad input: the traceback is the useful part
+                    sys.stderr.flush()
+                e.reported = True
             raise
     return wrapper

@@ -3,28 +3,31 @@ with this project's arbitrary tables per edge class, so only the learning differ
 
     layer { name: "crf" type: "Python" bottom: "scores" bottom: "label" top: "loss" loss_weight: 1
             param { lr_mult: 1 decay_mult: 0 }   # theta
-            param { lr_mult: 0 decay_mult: 0 }   # chain store, never read (layers/theta_loss.py)
+            param { lr_mult: 0 decay_mult: 0 }   # offsets: what theta belongs to
             python_param { module: "layers.meanfield_loss" layer: "MeanFieldLoss"
-                           param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8", "num_images": 2000, "iterations": 5}' } }
+                           param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8", "iterations": 5}' } }
 
 param_str keys: layers/params.py (MEANFIELD_LOSS): the model keys, "potts", "iterations" T >= 1
 and "damping" in (0, 1]. Top: the softmax cross-entropy of the marginals after T damped
 mean-field steps, per pixel; backward is its exact gradient (sampler.learning.UnrolledMeanField),
 computed only when Caffe asks for it. CRFMarginals "method": "meanfield" runs the same forward
-at deploy time with its own "iterations" and damping 0.5 (it has no damping key).
+at deploy time with its own "iterations" and damping 0.5 (it has no damping key). The rest is
+layers/crf_layer.py's CRFLoss.
 """
 import sampler
 
 from . import params
-from .theta_loss import ThetaLoss
+from .crf_layer import CRFLoss, dense_backprop
+from .errors import reports_errors
 
 
-class MeanFieldLoss(ThetaLoss):
+@reports_errors
+class MeanFieldLoss(CRFLoss):
     NAME = "MeanFieldLoss"
     SCHEMA = params.MEANFIELD_LOSS
 
-    def objective(self, scores, labels, theta):
+    def objective(self, scores, labels, theta, bottom):
         unrolled = sampler.learning.UnrolledMeanField(scores, labels, theta, self.p.offsets,
                                                       iterations=self.p.iterations, damping=self.p.damping,
                                                       backend=self.p.backend)
-        return unrolled.value, unrolled.gradients
+        return unrolled.value, lambda scale, out: dense_backprop(*unrolled.gradients())(scale, out)

@@ -14,7 +14,10 @@ class ModelError(ValueError):
     """Weights that do not fit, or a file that is not a model; the message names both sides."""
 
 
-def read_netparameter(path):
+def read_netparameter(path, finite=True):
+    """The NetParameter of a .caffemodel; with finite, refused when a parameter blob holds NaN or
+    Inf (Caffe computes with them silently: the argmax of NaN scores is a label like any other).
+    Every reader of weights (nets, exports, tables) comes through here."""
     from caffe.proto import caffe_pb2
     from google.protobuf.message import DecodeError
 
@@ -25,6 +28,14 @@ def read_netparameter(path):
         raise ModelError(f"{path}: not a .caffemodel ({e})") from None
     if not any(layer.blobs for layer in net.layer):
         raise ModelError(f"{path}: holds no trained parameters")
+    if finite:
+        for layer in net.layer:
+            for i, blob in enumerate(layer.blobs):
+                values = np.asarray(blob.data, dtype=np.float32)
+                bad = ~np.isfinite(values)
+                if bad.any():
+                    raise ModelError(f"{path}: layer '{layer.name}' blob {i} holds {values[bad][0]} "
+                                     f"({bad.sum()} of {values.size} values not finite); did training diverge?")
     return net
 
 
@@ -61,11 +72,15 @@ def load_weights(net, path):
     net.copy_from(str(path))
 
 
-def crf_tables(path):
-    """(theta (C, L, L), offsets (C, 2) int64) of the CRF layer of a model: what it was trained with."""
-    layers = {layer.name: layer for layer in read_netparameter(path).layer if layer.blobs}
-    if NAME not in layers or len(layers[NAME].blobs) < MODEL_BLOBS:
-        raise ModelError(f"{path}: has no CRF layer '{NAME}' with theta and offsets (layers with weights: "
+def crf_tables(path, layer=NAME):
+    """(theta (C, L, L), offsets (C, 2) int64) of the CRF layer of a model: what it was trained with.
+    The one reader of a model's tables (evaluation, figures, tools/plot_theta.py)."""
+    layers = {l.name: l for l in read_netparameter(path).layer if l.blobs}
+    if layer not in layers or len(layers[layer].blobs) < MODEL_BLOBS:
+        raise ModelError(f"{path}: has no layer '{layer}' with theta and offsets (layers with weights: "
                          f"{sorted(layers)})")
-    theta, offsets = (blob_array(b) for b in layers[NAME].blobs[:MODEL_BLOBS])
+    theta, offsets = (blob_array(b) for b in layers[layer].blobs[:MODEL_BLOBS])
+    if theta.ndim != 3 or theta.shape[1] != theta.shape[2] or offsets.shape != (len(theta), 2):
+        raise ModelError(f"{path}: layer '{layer}' has blobs of shapes {theta.shape} and {offsets.shape}, not "
+                         f"theta (C, L, L) and its offsets (C, 2)")
     return theta, offsets.astype(np.int64)

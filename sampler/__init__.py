@@ -1,17 +1,17 @@
 """Pairwise CRF over pixels with CNN unaries: Gibbs sweeps, marginals, baselines, chain store.
 
-Conventions (shared/DESIGN.md): scores (N, L, H, W) float32, labels (N, H, W) uint8,
+Conventions: scores (N, L, H, W) float32, labels (N, H, W) uint8,
 theta (C, L, L) float32 with theta[c, y_i, y_{i+d_c}], offsets (C, 2) canonical,
 E(y) = sum_i u_i(y_i) + sum of pair terms, p(y) proportional to exp(E(y)).
 """
-from . import exact, learning
+from . import exact, inference, learning
 from .api import (conditionals, energy, icm, marginals, meanfield, pair_counts, pseudo_log_likelihood, sweep,
                   train_step)
 from .backends import available_backends
-from .chains import ChainStore
+from .chains import ChainStore, ChainStoreError
 from .colouring import colour_map, colouring
 from .offsets import parse_edges, sparse, window
 
 __all__ = ["window", "sparse", "parse_edges", "colouring", "colour_map", "sweep", "train_step", "marginals",
            "conditionals", "pseudo_log_likelihood", "energy", "pair_counts", "icm", "meanfield",
-           "ChainStore", "exact", "learning", "available_backends"]
+           "ChainStore", "ChainStoreError", "exact", "inference", "learning", "available_backends"]

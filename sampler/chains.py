@@ -24,6 +24,10 @@ SOLVER_HINT = ("the solver must not change the chain-store blob: set lr_mult: 0 
                "on that parameter")
 
 
+class ChainStoreError(ValueError):
+    """Chain-store rows that were changed since they were written (by a solver, say)."""
+
+
 def digits_per_float(num_labels):
     """K: the most base-L digits whose codes fit into the positive normal float32s."""
     k = 1
@@ -115,19 +119,19 @@ class ChainStore:
         rows = np.asarray(rows)
         columns = blob_columns(height, width, num_labels)
         if rows.ndim != 2 or rows.shape[1] != columns or rows.dtype != np.float32:
-            raise ValueError(f"chain-store blob: expected float32 shape (n, {columns}) for {height}x{width} images "
+            raise ChainStoreError(f"chain-store blob: expected float32 shape (n, {columns}) for {height}x{width} images "
                              f"of {num_labels} labels, got {rows.dtype} {rows.shape}")
         header = rows[:, :HEADER].astype(np.float64)
         if not np.all(np.isfinite(header)) or np.any(header != np.round(header)) or header.min(initial=0) < 0 \
                 or header.max(initial=0) >= EXACT:
-            raise ValueError(f"chain-store blob: steps or checksum are not integers in 0..{EXACT - 1}; {SOLVER_HINT}")
+            raise ChainStoreError(f"chain-store blob: steps or checksum are not integers in 0..{EXACT - 1}; {SOLVER_HINT}")
         k = digits_per_float(num_labels)
         codes = rows[:, HEADER:].view(np.uint32).astype(np.int64) - NORMAL
         last = height * width - (codes.shape[1] - 1) * k  # digits in the last float of a row
         if codes.size and (codes.min() < 0 or codes.max() >= num_labels ** k
                            or codes[:, -1].max() >= num_labels ** last) \
                 or np.any(_checksum(codes) != header[:, 1]):
-            raise ValueError(f"chain-store blob: the packed labels were changed; {SOLVER_HINT}")
+            raise ChainStoreError(f"chain-store blob: the packed labels were changed; {SOLVER_HINT}")
         digits = codes[:, :, None] // (np.int64(num_labels) ** np.arange(k, dtype=np.int64)) % num_labels
         labels = digits.reshape(len(rows), -1)[:, :height * width].astype(np.uint8)
         return labels.reshape(len(rows), height, width), header[:, 0].astype(np.int64)

@@ -30,18 +30,36 @@ def tiny_model(l=3, h=2, w=3, seed=0):
 
 
 def test_gibbs_marginals_match_exact_enumeration(pycaffe, tmp_path):
-    """n copies of one image are n independent chains: the mean of their estimates is within
-    5 standard errors (from the spread between copies) of the exact marginals."""
+    """n versions of one model are n independent chains: the mean of their estimates is within
+    5 standard errors (from the spread between copies) of the exact marginals. (Version k adds k/2
+    to every label's score at each pixel: the same posterior, but other scores, so another key for
+    the sampler's streams, which depend on an image's own scores, not on its place in the batch.)"""
     n = 32
     scores, theta = tiny_model()
     net = make_net(pycaffe, tmp_path, "deploy", n=n, burn_in=10, samples=100, seed=3)
     net.params["crf"][0].data[...] = theta
-    net.blobs["scores"].data[...] = scores
+    net.blobs["scores"].data[...] = scores + np.arange(n, dtype=np.float32)[:, None, None, None] / 2
     estimates = net.forward()["marginals"]
     assert np.allclose(estimates.sum(axis=1), 1, atol=1e-5)
     exact = sampler.exact.enumerate(scores, theta, sampler.parse_edges(EDGES)).marginals
     se = estimates.std(axis=0, ddof=1) / np.sqrt(n)
     assert (np.abs(estimates.mean(axis=0) - exact) / np.maximum(se, 1e-3)).max() < 5
+
+
+def test_an_images_marginals_do_not_depend_on_its_batch(pycaffe, tmp_path):
+    """The same image alone, or second in a batch beside another, gets the same Gibbs estimate
+    bit for bit; two identical images in one batch get identical estimates."""
+    scores, theta = tiny_model()
+    other = tiny_model(seed=1)[0]
+    alone = make_net(pycaffe, tmp_path, "deploy", n=1, burn_in=3, samples=7, seed=5)
+    pair = make_net(pycaffe, tmp_path, "deploy", n=3, burn_in=3, samples=7, seed=5)
+    for net in (alone, pair):
+        net.params["crf"][0].data[...] = theta
+    alone.blobs["scores"].data[...] = scores
+    pair.blobs["scores"].data[...] = np.stack([other, scores, scores])
+    one, three = alone.forward()["marginals"].copy(), pair.forward()["marginals"].copy()
+    assert np.array_equal(three[1], one[0]) and np.array_equal(three[2], one[0])
+    assert not np.array_equal(three[0], one[0])
 
 
 @pytest.mark.parametrize("method", ["meanfield", "icm"])

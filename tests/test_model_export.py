@@ -96,7 +96,6 @@ def test_tables_made_without_training_become_a_model_with_the_cnn(pycaffe, tmp_p
     a model of ours, and refuses tables of another shape."""
     from caffe import layers as Lyr
 
-    from experiments.theta_plot import load_theta
     from nets import crf
     from nets.export import export_model, export_tables, is_exported
     from nets.runtime import net_from_text
@@ -117,7 +116,6 @@ def test_tables_made_without_training_become_a_model_with_the_cnn(pycaffe, tmp_p
     assert all(np.array_equal(blob_array(a), blob_array(b)) for a, b in zip(layers["conv1"].blobs, cnn["conv1"].blobs))
     theta, offsets = crf_tables(out)
     assert np.array_equal(theta, THETA) and np.array_equal(offsets, sampler.parse_edges(EDGES))
-    assert np.array_equal(load_theta(out, "crf")[1], offsets)
     deploy = net(pycaffe, "deploy")
     load_weights(deploy, out)
     assert np.array_equal(deploy.params["crf"][0].data, THETA)

@@ -6,12 +6,13 @@
 
 Row l, column l' of edge class c = (dy, dx) is theta[c, y_i = l, y_(i + (dy, dx)) = l']:
 blue is attractive (the pair is more likely than the unaries say), red repulsive. The
-edge classes and the label count come from the layer's param_str saved in the .caffemodel.
+edge classes and the label count are the ones saved with theta in the .caffemodel.
 """
 import sys
 
 from experiments import cli
-from experiments.theta_plot import load_theta, plot_theta
+from experiments.theta_plot import plot_theta
+from nets.weights import crf_tables
 
 
 def main(argv=None):
@@ -22,7 +23,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def work():
-        theta, offsets = load_theta(args.weights, args.layer)
+        theta, offsets = crf_tables(args.weights, args.layer)
         plot_theta(theta, offsets, args.out, f"{args.weights} : {args.layer}")
         print(args.out)
 

@@ -8,8 +8,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from data import labels  # noqa: E402
+from nets.weights import crf_tables  # noqa: E402
 
-from ..theta_plot import load_theta, plot_theta  # noqa: E402
+from ..theta_plot import plot_theta  # noqa: E402
 from .caffe_log import training_curve  # noqa: E402
 
 
@@ -32,7 +33,7 @@ def comparison_sheet(depth, truth, predictions, out, count):
 
 
 def theta_maps(weights, out, title):
-    theta, offsets = load_theta(weights, "crf")
+    theta, offsets = crf_tables(weights)
     plot_theta(theta, offsets, out, title)
 
 

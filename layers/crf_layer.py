@@ -1,0 +1,107 @@
+"""The one setup every CRF layer shares (GibbsCRFLoss, PseudoLikelihoodLoss, MeanFieldLoss,
+CRFMarginals), and CRFLoss, the training layers' adapter from blobs to a learner in
+sampler/learning.
+
+CRFLayer: param_str parsed by the layer's SCHEMA (layers/params.py), its bottoms and tops
+counted, the scores' shape checked, and the model's parameter blobs added: blobs[0] = theta
+(C, L, L), zero at start; blobs[1] = the offsets (C, 2) theta belongs to (a model trained with
+other edge classes is refused at forward). CRFMarginals copies both from a trained model under
+the same layer name.
+
+CRFLoss: bottoms scores (N,L,H,W) and label (N,1,H,W) ids as floats (a subclass may add more).
+A subclass supplies objective(); the top is minus its value per pixel of the batch, and backward
+writes its gradient (times the loss weight) into the scores' diff (where propagate_down) and
+accumulates it into theta's diff.
+
+"potts": true keeps theta of the form w_c * I (sampler/learning/potts.py says why this works):
+backward projects theta's gradient onto that set, and forward re-projects theta's data to undo
+the solver's rounding-level drift, after refusing a theta that is not Potts beyond rounding
+(copied from an unconstrained model, say) rather than silently projecting it.
+"""
+import caffe
+import numpy as np
+
+import sampler
+
+from . import params
+from .blobs import BlobError, add_model_blobs, check_offsets, finite_scores, integer_ids, scores_shape, warn_beyond
+from .errors import reports_errors
+
+
+@reports_errors
+class CRFLayer(caffe.Layer):
+    NAME = SCHEMA = None  # set by each subclass
+    BOTTOMS = ("scores",)
+    TOPS = ("marginals",)
+
+    def setup(self, bottom, top):
+        self.p = params.parse(self.param_str, self.SCHEMA, self.NAME)
+        if len(bottom) != len(self.BOTTOMS) or len(top) != len(self.TOPS):
+            raise BlobError(f"{self.NAME}: needs bottoms ({', '.join(self.BOTTOMS)}) and top(s) "
+                            f"({', '.join(self.TOPS)}), got {len(bottom)} bottoms and {len(top)} tops")
+        _, _, self.height, self.width = scores_shape(self.NAME, bottom[0], self.p.num_labels)
+        warn_beyond(self.NAME, self.p.offsets, self.height, self.width)
+        add_model_blobs(self, self.p.offsets, self.p.num_labels)
+
+    def model_inputs(self, bottom):
+        """(scores, theta) after checking the offsets the weights were trained with, the scores'
+        values and, for "potts", theta's form."""
+        check_offsets(self.NAME, self.blobs[1], self.p.offsets)
+        theta = self.blobs[0].data
+        if getattr(self.p, "potts", False):
+            keep_potts(self.NAME, theta)
+        return finite_scores(self.NAME, bottom[0]), theta
+
+
+@reports_errors
+class CRFLoss(CRFLayer):
+    BOTTOMS = ("scores", "label")
+    TOPS = ("loss",)
+
+    def objective(self, scores, labels, theta, bottom):
+        """Subclasses: (value, backprop) for float32 scores, uint8 labels (N,H,W) and theta; value is
+        the log-objective (per image or summed), backprop(scale, out) writes scale * d value / d scores
+        into `out` (when not None) and returns d value / d theta."""
+
+    def reshape(self, bottom, top):
+        n, _, h, w = scores_shape(self.NAME, bottom[0], self.p.num_labels)
+        if tuple(bottom[1].data.shape) != (n, 1, h, w):
+            raise BlobError(f"{self.NAME}: bottom[1] (label) has shape {tuple(bottom[1].data.shape)}, "
+                            f"expected {(n, 1, h, w)} to match the scores")
+        top[0].reshape()  # a scalar, like Caffe's own loss layers
+
+    def forward(self, bottom, top):
+        scores, theta = self.model_inputs(bottom)
+        labels = integer_ids(self.NAME, "bottom[1] (label)", bottom[1].data[:, 0], self.p.num_labels)
+        value, self.backprop = self.objective(scores, labels.astype(np.uint8), theta, bottom)
+        self.pixels = labels.size
+        top[0].data[...] = -np.sum(value) / self.pixels
+
+    def backward(self, top, propagate_down, bottom):
+        scale = -float(top[0].diff) / self.pixels
+        d_theta = self.backprop(scale, bottom[0].diff if propagate_down[0] else None)
+        if self.p.potts:
+            # (counts in float: the projection averages the diagonal, which integers would truncate)
+            d_theta = sampler.learning.potts_project(d_theta.astype(np.float64) if d_theta.dtype.kind in "iu"
+                                                     else d_theta)
+        # Accumulate, as Caffe's own layers do, so that iter_size > 1 sums the batches. The other
+        # parameter blobs (lr_mult 0) keep a zero diff: nothing writes one.
+        self.blobs[0].diff[...] += scale * d_theta
+
+
+def dense_backprop(d_scores, d_theta):
+    """backprop for a learner that has both gradients as arrays."""
+    def backprop(scale, out):
+        if out is not None:
+            out[...] = scale * d_scores
+        return d_theta
+    return backprop
+
+
+def keep_potts(layer, theta):
+    """Project theta (C,L,L), in place, onto w_c * I after checking it is there up to rounding."""
+    problem = sampler.learning.potts_violation(theta)
+    if problem:
+        raise BlobError(f"{layer}: blobs[0] (theta) is not of the form w_c * I that \"potts\": true "
+                        f"keeps ({problem}); start from a zero theta or a Potts-trained one")
+    theta[...] = sampler.learning.potts_project(theta)

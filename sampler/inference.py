@@ -1,0 +1,38 @@
+"""Labels from scores: the CRF's marginals by one of its inference methods, the one path that the
+deploy layer (layers/crf_infer.py) and the evaluation of stored scores share.
+
+Gibbs sampling keys each image's random streams by a checksum of the image's own scores, so an
+image's marginals depend on (seed, its scores, theta) only: not on its batch, its place in the
+batch, or whether the scores came through a deploy net or from a file.
+"""
+import zlib
+
+import numpy as np
+
+from . import api
+
+METHODS = ("gibbs", "meanfield", "icm")
+
+
+def content_keys(scores):
+    """(N,) int64: crc32 of each image's scores (N, L, H, W)."""
+    return np.array([zlib.crc32(np.ascontiguousarray(image).tobytes()) for image in scores], dtype=np.int64)
+
+
+def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=10, backend="auto"):
+    """(N, L, H, W) float32 marginals of `method`: Gibbs label frequencies (their argmax is the
+    max-marginal labelling), the mean-field marginals, or the one-hot ICM labelling."""
+    if method == "gibbs":
+        return api.marginals(scores, theta, offsets, burn_in=burn_in, samples=samples, seed=seed,
+                             keys=content_keys(scores), backend=backend)
+    if method == "meanfield":
+        return api.meanfield(scores, theta, offsets, iterations=iterations, backend=backend)
+    if method == "icm":
+        labels = api.icm(scores, theta, offsets, iterations=iterations, backend=backend)
+        return (labels[:, None] == np.arange(scores.shape[1])[None, :, None, None]).astype(np.float32)
+    raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+
+
+def crf_labels(scores, theta, offsets, method, **settings):
+    """(N, H, W) uint8 argmax of infer(...)."""
+    return infer(scores, theta, offsets, method, **settings).argmax(axis=1).astype(np.uint8)
