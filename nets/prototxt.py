@@ -24,7 +24,7 @@ STAGE_DOC = {
     "separate": "Stage 2: CNN frozen, its scores computed once; GibbsCRFLoss learns theta on them.",
     "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
 }
-HEADER = "# Written by tools/make_prototxt.py: edit that, not this file.\n"
+HEADER = "# Written by tools/make_prototxt.py from nets/prototxt.py: edit nets/prototxt.py, not this file.\n"
 # Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net. Each
 # base_lr was chosen by tools/tune.py on a generated validation set; the records are nets/tuning/.
 LEARNING = {
