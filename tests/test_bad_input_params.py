@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sampler
@@ -103,11 +103,19 @@ def test_any_json_value_for_any_key_parses_or_names_the_key(schema, data, value)
 
 @FAST
 @given(st.text(max_size=40) | st.builds(json.dumps, json_values))
+@example('{"num_labels": 3, "edges": "window:1", "method": "icm", "samples": 7}')
+@example('{"num_labels": 3, "edges": [[0, 2]], "burn_in": 0}')
 def test_any_param_str_text_parses_or_raises_param_error(text):
     try:
-        params.parse(text, params.INFER, "crf")
+        parsed = params.parse(text, params.INFER, "crf")
     except params.ParamError as e:
         assert str(e).startswith("crf: ")
+        return
+    given = json.loads(text)  # parsed: a JSON object of known keys, each value the one given or the default
+    assert isinstance(given, dict) and set(given) <= set(params.INFER)
+    for key, (default, _) in params.INFER.items():
+        assert getattr(parsed, key) == given.get(key, default)
+    assert_valid_offsets(parsed.offsets)
 
 
 def test_json_nested_past_the_recursion_limit_is_a_param_error():

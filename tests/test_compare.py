@@ -111,7 +111,12 @@ def test_the_audit_reads_the_report(tiny_compare):
 
     out, _ = tiny_compare
     [row] = learning.run(out / "report.json")
-    assert row.status in (PASS, FAIL) and len(row.details) == 4, row
+    gains = json.loads((out / "report.json").read_text())["gains"]["gibbs"]
+    assert row.details == {f"gibbs_ml_vs_{name}": {"mean": gains[f"gibbs_ml_vs_{name}"]["mean"],
+                                                   "ci": list(gains[f"gibbs_ml_vs_{name}"]["ci"])}
+                           for name in learning.ALTERNATIVES}, row
+    # the verdict is the claim's rule on those figures: every interval above zero
+    assert row.status == (PASS if all(d["ci"][0] > 0 for d in row.details.values()) else FAIL), row
 
 
 def test_rerun_keeps_finished_stages(tiny_compare, tiny_run):
