@@ -7,14 +7,14 @@ Anything else is refused: a folder that merely holds a file called meta.json may
 user's own files, and an input folder must never be overwritten by its own import.
 """
 import json
+import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import h5py
 
-from . import hdf5
+from . import hdf5, staging
 from .errors import DataError
 
 META_KEYS = ("generator", "height", "width", "counts", "names", "palette")
@@ -73,15 +73,41 @@ def _not_a_dataset(folder, names):
     return None
 
 
-def check_out_dir(out_dir, inputs=()):
-    """Fail early, before any work, when out_dir may not be replaced or overlaps an input path."""
-    out = Path(out_dir).resolve()
+def refuse_overlap(out, inputs, what="output"):
+    """DataError when `out` (a file or folder to write) is one of `inputs` (files or folders read),
+    lies inside one, or contains one, symlinks followed; every tool's one check of its outputs."""
+    resolved = Path(out).resolve()
     for given in inputs:
         source = Path(given).resolve()
-        relation = ("is" if out == source else "lies inside" if source in out.parents
-                    else "contains" if out in source.parents else None)
+        relation = ("is" if resolved == source or _same_file(out, given)
+                    else "lies inside" if source in resolved.parents
+                    else "contains" if resolved in source.parents else None)
         if relation:
-            raise DataError(f"{out_dir}: output folder {relation} the input {given}; a tool never writes into its input")
+            raise DataError(f"{out}: {what} {relation} the input {given}; a tool never writes into its input")
+
+
+def _same_file(a, b):  # hard links
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def read_with(path):
+    """What a tool reading `path` reads too, for refuse_overlap: the .h5 files a .txt lists, and
+    the dataset folder (holding a meta.json) of path or of a listed file, where it lies in one."""
+    try:
+        files = hdf5._listed_files(path)  # the one reader of a .txt list, as Caffe reads it
+    except DataError:  # not a readable list: the tool itself says so later
+        files = [Path(path)]
+    folders = {f.parent for f in [Path(path), *files] if (f.parent / "meta.json").is_file()}
+    return [Path(path), *files, *sorted(folders)]
+
+
+def check_out_dir(out_dir, inputs=()):
+    """Fail early, before any work, when out_dir may not be replaced or overlaps an input path."""
+    refuse_overlap(out_dir, inputs, "output folder")
+    out = Path(out_dir).resolve()
     dataset_files(out)
     return out
 
@@ -89,12 +115,13 @@ def check_out_dir(out_dir, inputs=()):
 def write_dataset(out_dir, splits, meta, inputs=()):
     """Write {split: (depth (N,H,W), label (N,H,W))} and meta as a dataset folder; returns its path.
 
-    Everything goes to a fresh hidden sibling first and is swapped into place at the end, so an
-    error or an interrupt leaves no partial dataset. An earlier dataset in out_dir is replaced:
-    its files (checked again just before the swap) are deleted by name, nothing else is."""
+    Everything goes to a hidden sibling first (data.staging) and is swapped into place at the end,
+    so an error or an interrupt leaves no partial dataset, and the next run clears what a kill
+    left. An earlier dataset in out_dir is replaced: its files (checked again just before the swap)
+    are deleted by name, nothing else is."""
+    _recover_stale_stages(Path(out_dir).resolve())
     out = check_out_dir(out_dir, inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    stage = staging.make_partial_folder(out)
     new, old = stage / "new", stage / "old"
     try:
         new.mkdir()
@@ -113,8 +140,28 @@ def write_dataset(out_dir, splits, meta, inputs=()):
             shutil.rmtree(stage, ignore_errors=True)
         raise
     _remove_previous(old, previous, out)
+    (stage / staging.MARKER).unlink()
     stage.rmdir()
     return out
+
+
+def _recover_stale_stages(out):
+    """Finish what a killed write_dataset left beside out: a previous dataset moved aside goes back
+    when out is missing (killed between the two renames), or is removed as _remove_previous would;
+    then the stage goes. A stage whose previous folder gained foreign files is left alone."""
+    for stage in staging.stale_partials(out):
+        old = stage / "old"
+        if old.is_dir() and not out.exists():
+            old.rename(out)
+        elif old.is_dir():
+            try:
+                _remove_previous(old, dataset_files(old), out)
+            except DataError:
+                continue
+        if stage.is_dir():
+            shutil.rmtree(stage)
+        else:
+            stage.unlink()
 
 
 def _remove_previous(old, names, out):

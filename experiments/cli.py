@@ -2,12 +2,15 @@
 
 Usage errors come from Parser (argparse) and its argument types; errors found later are
 BadInput or the packages' own input errors (BAD_INPUT), turned into that line by run().
+Arguments typed as inputs (input_path, existing_file) and as outputs (output_file, ...) are
+compared by Parser: no output may be an input, lie inside an input's dataset folder or hold an input.
 """
 import argparse
 import math
 import sys
 from pathlib import Path
 
+from data.dataset_dir import read_with, refuse_overlap
 from data.errors import DataError
 from layers.params import ParamError
 from nets.scores import ScoresError
@@ -29,6 +32,29 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        namespace, rest = super().parse_known_args(args, namespace)
+        inputs = [p for action in self._typed(INPUT) for given in _given(namespace, action) for p in read_with(given)]
+        for action in self._typed(OUTPUT):
+            for out in _given(namespace, action):
+                try:
+                    refuse_overlap(out, inputs)
+                except DataError as e:
+                    self.error(f"argument {'/'.join(action.option_strings) or action.dest}: {e}")
+        return namespace, rest
+
+    def _typed(self, role):
+        return [action for action in self._actions if getattr(action.type, "role", None) == role]
+
+
+INPUT, OUTPUT = "input", "output"
+
+
+def _given(namespace, action):
+    """The paths an argument holds: none, one, or a list (nargs, append)."""
+    value = getattr(namespace, action.dest, None)
+    return [] if value is None else list(value) if isinstance(value, list) else [value]
 
 
 def run(prog, work):
@@ -59,12 +85,27 @@ positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positiv
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
 
 
+def _role(role):
+    def mark(parse):
+        parse.role = role
+        return parse
+    return mark
+
+
+@_role(INPUT)
+def input_path(text):
+    """A file or folder the tool reads (checked by the tool): outputs are kept clear of it."""
+    return Path(text)
+
+
+@_role(INPUT)
 def existing_file(text):
     if not Path(text).is_file():
         raise argparse.ArgumentTypeError(f"no such file: {text}")
     return Path(text)
 
 
+@_role(OUTPUT)
 def output_file(text):
     """A file the tool writes, in a folder that exists: refused now rather than after the work."""
     path = _output(text)
@@ -73,6 +114,7 @@ def output_file(text):
     return path
 
 
+@_role(OUTPUT)
 def output_file_mkdir(text):
     """A file the tool writes, making the folders it lacks: only a folder at the path, or a
     file where a folder must be, is refused."""
@@ -81,6 +123,7 @@ def output_file_mkdir(text):
     return path
 
 
+@_role(OUTPUT)
 def output_folder(text):
     """A folder the tool writes into, made (with the folders it lacks) when missing."""
     path = Path(text)

@@ -17,6 +17,7 @@ from nets.runtime import definition_problem, forward_batches, net_from_text
 from nets.weights import load_weights
 
 from .cli import BadInput
+from .predictions import own_files, write_predictions
 
 INFERENCE = ("cnn", "gibbs", "meanfield", "icm")
 
@@ -81,6 +82,8 @@ def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=Non
     for path, what in ((model, "model"), (weights, "weights"), (data, "data")):
         if not pathlib.Path(path).is_file():
             raise EvalError(f"{what} not found: {path}")
+    if save_predictions:
+        own_files(save_predictions)  # a folder of someone else's files: refused before the work
     split = read_split(data)
     depth, truth = split["depth"][:limit], split["label"][:limit]
     net, output, end = load_net(model, weights, inference,
@@ -94,7 +97,7 @@ def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=Non
     report = score(truth, preds, depth)
     report.update({"images_per_second": len(preds) / (time.perf_counter() - started), "inference": inference})
     if save_predictions:
-        write_predictions(pathlib.Path(save_predictions), preds)
+        write_predictions(save_predictions, preds)
     return report
 
 
@@ -122,15 +125,6 @@ def score(truth, preds, depth):
         "per_image_part_total": total.tolist(),
     })
     return report
-
-
-def write_predictions(folder, preds):
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "predictions.npy", preds)
-    for i, p in enumerate(preds):
-        Image.fromarray(label_set.colourise(p)).save(folder / f"{i:05d}.png")
 
 
 def unary_scores(weights, depth, batch_size=16):

@@ -8,12 +8,13 @@ may replace. export_tables writes the same kind of model from a CNN model and ta
 without training (piecewise learning, experiments/compare).
 """
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
 import sampler
+from data import staging
+from data.dataset_dir import refuse_overlap
 
 from .crf import DEPLOY, NAME, deploy_settings
 from .weights import MODEL_BLOBS, ModelError, read_netparameter
@@ -38,8 +39,7 @@ def export_model(snapshots, out):
     snapshots = [snapshots] if isinstance(snapshots, (str, Path)) else list(snapshots)
     out = Path(out)
     _check_replaceable(out)
-    if any(Path(s).resolve() == out.resolve() for s in snapshots):
-        raise ModelError(f"{out}: is one of the snapshots itself; choose another --out")
+    refuse_overlap(out, snapshots)
     model = caffe_pb2.NetParameter()
     model.name = MARK + ", ".join(Path(s).name for s in snapshots)
     source = {}
@@ -97,9 +97,15 @@ def _check_replaceable(out):
 
 
 def _write(model, out):
-    """Serialise the NetParameter to `out` atomically; returns its size in bytes."""
+    """Serialise the NetParameter to `out` atomically; returns its size in bytes. No partial file
+    outlives a failure, nor one a killed export left (data.staging)."""
     data = model.SerializeToString()
-    partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    partial.write_bytes(data)
-    partial.replace(out)
+    staging.remove_stale_partials(out)
+    partial = staging.partial_path(out)
+    try:
+        partial.write_bytes(data)
+        partial.replace(out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return len(data)

@@ -5,16 +5,17 @@ scores instead of the CNN re-run at every iteration. A scores folder holds part-
 (datasets scores (n, L, H, W), label (n, 1, H, W), index (n,), float32, SHARD images each, so
 HDF5Data keeps one shard in memory at a time), train.txt listing them (HDF5Data's source) and
 meta.json saying what made them. It is written beside its final place and renamed into it, and
-an existing folder is replaced only when it is such a scores folder.
+an existing folder is replaced only when each of its entries is a plain file such a folder holds.
 """
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
 import h5py
 import numpy as np
+
+from data import staging
 
 from .runtime import forward_batches, net_from_text
 from .weights import load_weights
@@ -28,15 +29,46 @@ class ScoresError(ValueError):
     """An output folder that must not be replaced."""
 
 
-def is_scores_folder(folder):
+def scores_files(folder):
+    """Names in folder that write_scores may replace: [] for an absent or empty folder, all of them
+    when each is a plain file it wrote (meta.json of its kind, train.txt, the parts train.txt
+    lists); otherwise ScoresError naming what is not."""
     folder = Path(folder)
+    if not folder.exists():
+        return []
+    if not folder.is_dir():
+        raise ScoresError(f"{folder}: exists and is not a folder of frozen CNN scores; not replacing it")
+    names = sorted(p.name for p in folder.iterdir())
+    why = _not_written(folder, names) if names else None
+    if why:
+        raise ScoresError(f"{folder}: exists and is not a folder of frozen CNN scores ({why}); not replacing it")
+    return names
+
+
+def _not_written(folder, names):
+    """Why folder's files are not all write_scores' own, or None when they are."""
+    for name in ("meta.json", "train.txt"):
+        if name not in names:
+            return f"no {name}"
+    for name in names:
+        if (folder / name).is_symlink() or not (folder / name).is_file():
+            return f"{name} is not a plain file"
     try:
         meta = json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError):
+        parts = {Path(line).name for line in (folder / "train.txt").read_text().split()}
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return f"unreadable meta.json or train.txt: {e}"
+    if not isinstance(meta, dict) or meta.get("kind") != KIND:
+        return f"meta.json is not of kind {KIND!r}"
+    odd = [n for n in names if n not in ("meta.json", "train.txt") and not (n in parts and PART.fullmatch(n))]
+    return f"{odd[0]} is not a part train.txt lists" if odd else None
+
+
+def is_scores_folder(folder):
+    try:
+        return bool(scores_files(folder))
+    except ScoresError:
         return False
-    names = {p.name for p in folder.iterdir()}
-    return (isinstance(meta, dict) and meta.get("kind") == KIND
-            and all(n in ("meta.json", "train.txt") or PART.fullmatch(n) for n in names))
 
 
 def read_meta(folder):
@@ -50,13 +82,11 @@ def write_scores(deploy_text, weights, split, out, batch_size=16):
     import caffe
 
     out = Path(out).resolve()
-    if out.exists() and any(out.iterdir()) and not is_scores_folder(out):
-        raise ScoresError(f"{out}: exists and is not a folder of frozen CNN scores; not replacing it")
+    scores_files(out)
     net = net_from_text(deploy_text, caffe.TEST)
     load_weights(net, weights)
-    partial = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    staging.remove_stale_partials(out)
+    partial = staging.make_partial_folder(out)
     try:
         parts = []
         depth = split["depth"]
@@ -72,10 +102,18 @@ def write_scores(deploy_text, weights, split, out, batch_size=16):
         (partial / "train.txt").write_text("".join(f"{p}\n" for p in parts))
         (partial / "meta.json").write_text(json.dumps({"kind": KIND, "weights": str(weights),
                                                        "images": len(depth)}, indent=1) + "\n")
-        if out.exists():
-            shutil.rmtree(out)  # a scores folder (checked above)
+        _remove(out, scores_files(out))  # checked again: files may have appeared meanwhile
+        (partial / staging.MARKER).unlink()
         partial.rename(out)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return out / "train.txt"
+
+
+def _remove(folder, names):
+    """Delete the files of an earlier scores folder by name, then the folder."""
+    for name in names:
+        (folder / name).unlink()
+    if folder.exists():
+        folder.rmdir()

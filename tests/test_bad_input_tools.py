@@ -47,6 +47,8 @@ CASES = {
         case("--json", "--json"),
         case("--json emptydir", "--json", "emptydir"),
         case("--json notes.txt/a.json", "--json", "notes.txt"),
+        case("--quick --json notes.txt --report notes.txt", "--json", "is the input notes.txt"),
+        case("--quick --json ds/audit.json --compare-report ds/test.h5", "ds/audit.json", out="ds/audit.json"),
     ],
     "baseline_forest": [
         case("", "dataset"),
@@ -61,6 +63,9 @@ CASES = {
         case("junkds --workers 1", "junkds/train.h5", "HDF5"),
         case(f"{FOREST} --json emptydir", "--json", "emptydir"),
         case(f"{FOREST} --json missing/f.json", "--json", "missing", out="missing"),
+        case(f"{FOREST} --json ds/test.h5", "--json", "ds/test.h5", "lies inside the input ds"),
+        case(f"{FOREST} --json ds/forest.json", "--json", "ds/forest.json", "lies inside", out="ds/forest.json"),
+        case(f"{FOREST} --json testlink.h5", "--json", "testlink.h5"),
     ],
     "bench_sampler": [
         case("--bogus", "--bogus"),
@@ -85,6 +90,11 @@ CASES = {
         case("ds/train.h5 --out missing/s.png", "missing", out="missing"),
         case("ds/train.h5 --out emptydir", "--out", "emptydir"),
         case("ds/train.h5 --out ''", "--out", "is a folder"),
+        case("ds/train.h5 --out ds/train.h5", "--out", "ds/train.h5", "is the input"),
+        case("ds/train.txt --out ds/train.h5", "--out", "ds/train.h5", "is the input"),
+        case("ds/train.txt --out ./ds/../ds/sheet.png", "--out", "sheet.png", "lies inside", out="ds/sheet.png"),
+        case("testlink.h5 --out ds/test.h5", "--out", "ds/test.h5"),
+        case("ds/test.h5 --out testlink.h5", "--out", "testlink.h5"),
     ],
     "eval": [
         case("--weights model.caffemodel --data ds/test.txt", "--model"),
@@ -116,6 +126,17 @@ CASES = {
         case(f"{EVAL} --json emptydir", "--json", "emptydir"),
         case(f"{EVAL} --json notes.txt/e.json", "--json", "notes.txt"),
         case(f"{EVAL} --save-predictions notes.txt", "--save-predictions", "notes.txt"),
+        case(f"{EVAL} --json ds/test.h5", "--json", "ds/test.h5", "is the input"),
+        case(f"{EVAL} --json model.caffemodel", "--json", "model.caffemodel", "is the input"),
+        case(f"{EVAL} --json deploy.prototxt", "--json", "deploy.prototxt"),
+        case(f"{EVAL} --json testlink.h5", "--json", "testlink.h5"),
+        case(f"{EVAL} --json hardlink.caffemodel", "--json", "hardlink.caffemodel"),
+        case(f"{EVAL} --json ds/eval.json", "--json", "ds/eval.json", "lies inside", out="ds/eval.json"),
+        case(f"{EVAL} --save-predictions ds", "--save-predictions", "ds"),
+        case(f"{EVAL} --save-predictions ds/pred", "--save-predictions", "ds/pred", out="ds/pred"),
+        case(f"{EVAL} --save-predictions .", "--save-predictions", "contains the input"),
+        case(f"{EVAL} --save-predictions userpred", "userpred/00000.png", "predictions.json"),
+        case(f"{EVAL} --save-predictions mine", "mine/notes.txt"),
     ],
     "export_model": [
         case("snapshot.caffemodel", "--out"),
@@ -183,6 +204,8 @@ CASES = {
         case("--weights model.caffemodel --layer conv1 --out t.png", "'conv1'", out="t.png"),
         case("--weights model.caffemodel --out missing/dir/x.png", "missing/dir", out="missing"),
         case("--weights model.caffemodel --out emptydir", "emptydir"),
+        case("--weights model.caffemodel --out model.caffemodel", "--out", "model.caffemodel", "is the input"),
+        case("--weights model.caffemodel --out hardlink.caffemodel", "--out", "hardlink.caffemodel"),
     ],
     "replicate": [
         case("--bogus", "--bogus"),
@@ -223,6 +246,11 @@ CASES = {
         case(SCORES.replace("ds/train.txt", "missing.txt"), "missing.txt"),
         case(SCORES.replace("--out sc", "--out notes.txt"), "--out", "notes.txt"),
         case(SCORES.replace("--out sc", "--out mine"), "mine", "not a folder of frozen CNN scores"),
+        case(SCORES.replace("--out sc", "--out ds"), "--out", "ds"),
+        case(SCORES.replace("--out sc", "--out ds/sc"), "--out", "ds/sc", out="ds/sc"),
+        case(SCORES.replace("--out sc", "--out scdir"), "scdir", "part-00001.h5 is not a plain file"),
+        case(SCORES.replace("--out sc", "--out scextra"), "scextra", "part-00009.h5"),
+        case(SCORES.replace("--out sc", "--out sclink"), "sclink", "part-00000.h5 is not a plain file"),
     ],
     "compare_learning": [
         case("--bogus", "--bogus"),
@@ -231,6 +259,7 @@ CASES = {
         case("--scale tiny --run mine --out cmp", "mine", out="cmp"),
         case("--scale tiny --run notes.txt --out cmp", "notes.txt", out="cmp"),
         case("--scale tiny --run mine --out notes.txt", "notes.txt"),
+        case("--scale tiny --run mine --out mine", "--out", "is the input mine"),
     ],
     "bench_layers": [
         case("--bogus", "--bogus"),
@@ -276,6 +305,17 @@ def workdir(tmp_path_factory, pycaffe):
     (ws / "junkimages" / "a_label.png").write_bytes(JUNK)
     (ws / "badmeta" / "meta.json").write_text("{not json")
     (ws / "badrun" / "settings.json").write_text("{not json")
+    (ws / "testlink.h5").symlink_to(ws / "ds" / "test.h5")
+    (ws / "hardlink.caffemodel").hardlink_to(ws / "model.caffemodel")
+    (ws / "userpred").mkdir()  # a user's folder that looks like saved predictions, without the manifest
+    for name in ("00000.png", "predictions.npy"):
+        (ws / "userpred" / name).write_bytes(JUNK)
+    frozen_scores(ws, "scdir", "scextra", "sclink")
+    (ws / "scdir" / "part-00001.h5").mkdir()  # a folder named like a part, holding a user's file
+    (ws / "scdir" / "part-00001.h5" / "mine.txt").write_bytes(JUNK)
+    (ws / "scextra" / "part-00009.h5").write_bytes(JUNK)  # named like a part, not one train.txt lists
+    (ws / "sclink" / "part-00000.h5").unlink()
+    (ws / "sclink" / "part-00000.h5").symlink_to(ws / "notes.txt")
     shutil.copytree(ws / "ds", ws / "dsplus")
     (ws / "dsplus" / "foreign.txt").write_bytes(JUNK)
     depth, label = np.full((2, 6, 8), 6.0, np.float32), np.full((2, 6, 8), 19)
@@ -284,6 +324,19 @@ def workdir(tmp_path_factory, pycaffe):
             for a in (depth[:n], label[:n], np.zeros((0, 3), np.int32), np.zeros(0, np.int32)):
                 np.save(f, a)
     return ws
+
+
+def frozen_scores(ws, *names):
+    """Real scores folders of the CNN on ds/train.txt, written by the library as the tool would."""
+    import data
+    from nets import crf
+    from nets.prototxt import deploy_net
+    from nets.scores import SHARD, write_scores
+
+    split = data.read_split(ws / "ds" / "train.txt")
+    assert len(split["depth"]) <= SHARD  # one part each: part-00000.h5
+    for name in names:
+        write_scores(deploy_net(False, H, W, crf.config(EDGES, 4)), ws / "cnn.caffemodel", split, ws / name)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -354,6 +407,8 @@ REAL = [
     ("make_dataset", "--out dsplus --train 1 --test 1 --height 8 --width 8", ("dsplus", "foreign.txt"), None),
     ("export_model", "snapshot.caffemodel --out notes.txt", ("notes.txt",), None),
     ("plot_theta", "--weights model.caffemodel --out missing/dir/x.png", ("missing/dir",), "missing"),
+    ("eval", f"{EVAL} --json ds/test.h5", ("--json", "ds/test.h5"), None),
+    ("contact_sheet", "ds/train.h5 --out ds/train.h5", ("--out", "ds/train.h5"), None),
 ]
 
 
@@ -367,3 +422,19 @@ def test_refused_by_the_real_process(tool, argv, names, out, workdir):
         check_refusal(done.returncode, done.stderr, names, before, snapshot(workdir), out, workdir)
     finally:
         remove_new_paths(workdir, before)
+
+
+def test_eval_saves_predictions_again_over_its_own_files_only(workdir, tmp_path, monkeypatch, capfd):
+    monkeypatch.chdir(workdir)
+    out = tmp_path / "pred"
+    argv = shlex.split(EVAL) + ["--save-predictions", str(out)]
+    assert run_tool("eval", argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "00001.png", "predictions.json", "predictions.npy"]
+    assert run_tool("eval", argv + ["--limit", "1"]) == 0  # a rerun into its own folder: 00001.png is gone
+    assert sorted(p.name for p in out.iterdir()) == ["00000.png", "predictions.json", "predictions.npy"]
+    assert np.load(out / "predictions.npy").shape == (1, H, W)
+    (out / "notes.txt").write_bytes(JUNK)
+    before = snapshot(tmp_path)
+    capfd.readouterr()
+    assert run_tool("eval", argv) == 2
+    assert "notes.txt" in capfd.readouterr().err and snapshot(tmp_path) == before

@@ -1,12 +1,17 @@
 """Dataset folders: the tools replace only a dataset they wrote, never the user's files or their input."""
+import errno
 import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
 import data
-from data import dataset_dir, hdf5
+from data import dataset_dir, hdf5, staging
 from data.real_format import import_dataset
 from test_data_import import fake_images, write_bundle, write_folder
 from test_data_tools import tool
@@ -133,3 +138,148 @@ def test_recognises_what_both_tools_write(tmp_path):
     for name in ("made", "imported"):
         assert dataset_dir.dataset_files(tmp_path / name) == ["meta.json", "test.h5", "test.txt", "train.h5", "train.txt"]
 
+
+
+def dead_pid():
+    """The PID of a process that has ended (what a killed writer leaves in its partial names)."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+@pytest.fixture
+def live_pid():
+    child = subprocess.Popen(["sleep", "60"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+KILL = {  # make_dataset killed while staging (writing its new files), and between its two renames
+    "while writing": "hdf5.write_split = lambda *a: os.kill(os.getpid(), signal.SIGKILL)",
+    "between the renames": "rename = Path.rename\n"
+                           "Path.rename = lambda s, t: os.kill(os.getpid(), signal.SIGKILL) if s.name == 'new' "
+                           "else rename(s, t)",
+}
+
+
+@pytest.mark.parametrize("when", KILL)
+def test_a_killed_make_dataset_leaves_nothing_after_the_next_run(tmp_path, when):
+    data.make_dataset(tmp_path / "ds", **TINY)
+    script = (f"import os, signal\nfrom pathlib import Path\nimport data\nfrom data import hdf5\n{KILL[when]}\n"
+              f"data.make_dataset({str(tmp_path / 'ds')!r}, **{TINY!r})\n")
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert any(p.name.startswith(".ds.") for p in tmp_path.iterdir())  # what the kill left
+    data.make_dataset(tmp_path / "ds", **{**TINY, "seed": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+    assert dataset_dir.dataset_files(tmp_path / "ds") == ["meta.json", "test.h5", "test.txt", "train.h5", "train.txt"]
+
+
+def test_a_swap_killed_between_its_renames_gives_the_previous_dataset_back(tmp_path):
+    data.make_dataset(tmp_path / "ds", **TINY)
+    before = snapshot(tmp_path / "ds")
+    script = (f"import os, signal\nfrom pathlib import Path\nimport data\n{KILL['between the renames']}\n"
+              f"data.make_dataset({str(tmp_path / 'ds')!r}, **{TINY!r})\n")
+    subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert not (tmp_path / "ds").exists()  # moved aside into the stage
+    # the next write puts it back first, even one then refused (here: for writing into its input)
+    with pytest.raises(data.DataError, match="output folder is the input"):
+        dataset_dir.write_dataset(tmp_path / "ds", {}, {}, inputs=[tmp_path / "ds"])
+    assert snapshot(tmp_path / "ds") == before and sorted(p.name for p in tmp_path.iterdir()) == ["ds"]
+
+
+def test_partial_outputs_of_live_writers_and_foreign_folders_are_kept(tmp_path, live_pid):
+    data.make_dataset(tmp_path / "ds", **TINY)
+    live, foreign, dead = (tmp_path / f".ds.partial-{pid}" for pid in (live_pid, dead_pid(), dead_pid()))
+    for folder in (live, foreign):
+        folder.mkdir()
+    (live / staging.MARKER).write_text(f"{live_pid}\n")  # another make_dataset, still writing
+    (foreign / "mine.txt").write_text("mine")  # named like a stage, but without its marker
+    dead.write_text("a partial file of a writer that has ended")
+    data.make_dataset(tmp_path / "ds", **TINY)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ds", live.name, foreign.name])
+    assert (foreign / "mine.txt").read_text() == "mine" and (live / staging.MARKER).exists()
+
+
+@pytest.fixture
+def snapshot_model(tmp_path, pycaffe):
+    """A CRF stage's training snapshot (tiny), for export_model."""
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    path = tmp_path / "snap.caffemodel"
+    net = net_from_text(str(crf.loss_net((2, 20, 6, 8), crf.config("sparse:1", 2)).to_proto()), pycaffe.TEST)
+    net.save(str(path))
+    return path
+
+
+@pytest.mark.caffe
+def test_a_failed_export_leaves_no_partial_file_and_the_next_removes_a_killed_ones(
+        snapshot_model, tmp_path, monkeypatch, capsys, live_pid):
+    out = tmp_path / "m.caffemodel"
+    write_bytes = Path.write_bytes
+
+    def disk_full(self, data):
+        write_bytes(self, data[:len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    assert tool("export_model").main([str(snapshot_model), "--out", str(out)]) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.caffemodel"]
+    monkeypatch.undo()
+    killed, running = (tmp_path / f".m.caffemodel.partial-{pid}" for pid in (dead_pid(), live_pid))
+    for path in (killed, running):
+        path.write_bytes(b"half a model")
+    assert tool("export_model").main([str(snapshot_model), "--out", str(out)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["snap.caffemodel", "m.caffemodel", running.name])
+
+
+@pytest.mark.caffe
+def test_pruning_deletes_only_the_snapshots_caffe_wrote(tmp_path):
+    from experiments.replication import stages
+
+    caffes = ["s_iter_2.caffemodel", "s_iter_2.solverstate", "s_iter_10.caffemodel", "s_iter_10.solverstate"]
+    users = ["s_iter_2.caffemodel.keep", "s_iter_best.caffemodel", "s_iter_best.solverstate", "s_iter_02.caffemodel",
+             "s_iter_.solverstate", "s_iter_1e3.caffemodel", "s_iter_2.caffemodel~", "s_iter_3.solverstate.bak",
+             "t_iter_2.caffemodel", "s_iter_2.caffemodel.txt"]
+    for name in caffes + users:
+        (tmp_path / name).write_text(name)
+    (tmp_path / "s_iter_4.caffemodel").mkdir()  # a user's folder named like a snapshot
+    (tmp_path / "s_iter_4.caffemodel" / "mine.txt").write_text("mine")
+    (tmp_path / "s_iter_6.solverstate").symlink_to(tmp_path / "s_iter_best.solverstate")
+    assert stages.resume_point(tmp_path, "s") is None  # no crash on odd names; Caffe's own here are not pairs
+    stages.prune_snapshots(tmp_path, "s", 10)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        caffes[2:] + users + ["s_iter_4.caffemodel", "s_iter_6.solverstate"])
+    assert all((tmp_path / name).read_text() == name for name in users)
+    assert (tmp_path / "s_iter_4.caffemodel" / "mine.txt").read_text() == "mine"
+
+
+@pytest.mark.caffe
+def test_a_stage_keeps_odd_snapshot_names_and_caffes_log_in_the_run_folder(caffe_bin, tmp_path, monkeypatch):
+    from experiments.replication import stages
+
+    run, tmp = tmp_path / "run", tmp_path / "tmp"
+    for folder in (run / "snapshots", tmp):
+        folder.mkdir(parents=True)
+    (run / "net.prototxt").write_text(
+        'layer { name: "x" type: "DummyData" top: "x" dummy_data_param { shape { dim: 2 dim: 3 } } }\n'
+        'layer { name: "s" type: "Scale" bottom: "x" top: "y" scale_param { bias_term: true } }\n'
+        'layer { name: "loss" type: "EuclideanLoss" bottom: "y" bottom: "x" top: "loss" }\n')
+    (run / "solver.prototxt").write_text(
+        f'net: "{run / "net.prototxt"}"\nbase_lr: 0.1\nlr_policy: "fixed"\nmax_iter: 4\nsnapshot: 2\n'
+        f'snapshot_prefix: "{run / "snapshots" / "s"}"\nsolver_mode: CPU\n')
+    users = ["s_iter_2.caffemodel.keep", "s_iter_best.caffemodel", "s_iter_best.solverstate", "s_iter_02.solverstate"]
+    for name in users:
+        (run / "snapshots" / name).write_text(name)
+    monkeypatch.setenv("TMPDIR", str(tmp))  # glog's log folder when GLOG_log_dir is not set
+    for name in ("GLOG_log_dir", "GLOG_logtostderr", "GLOG_alsologtostderr"):
+        monkeypatch.delenv(name, raising=False)
+    stages.run_stage("s", run / "solver.prototxt", 4, run / "snapshots", run / "log")
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == sorted(
+        users + ["s_iter_4.caffemodel", "s_iter_4.solverstate"])
+    assert all((run / "snapshots" / name).read_text() == name for name in users)
+    assert list(tmp.iterdir()) == []  # no caffe.HOST.USER.log.INFO.* there
+    assert "Optimization Done" in (run / "log").read_text()  # Caffe's log, in the run folder

@@ -37,9 +37,9 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="smaller samples and fewer models (under 3 minutes)")
     p.add_argument("--json", type=cli.output_file_mkdir, metavar="OUT",
                    help="also write the rows, with raw numbers, here")
-    p.add_argument("--report", type=pathlib.Path, default=REPO / "runs" / "default" / "report.json",
+    p.add_argument("--report", type=cli.input_path, default=REPO / "runs" / "default" / "report.json",
                    help="replication report for claims 6b and 7 (default: runs/default/report.json)")
-    p.add_argument("--compare-report", type=pathlib.Path, default=REPO / "runs" / "compare" / "report.json",
+    p.add_argument("--compare-report", type=cli.input_path, default=REPO / "runs" / "compare" / "report.json",
                    help="learning comparison report for claim 8 (default: runs/compare/report.json)")
     p.add_argument("--threads", type=threads, default=1,
                    help="Numba threads (default 1: the models are tiny, and on a busy machine "

@@ -6,7 +6,6 @@ trained on a dataset's train split and scored on its test split with the paper's
     .venv/bin/python tools/baseline_forest.py datasets/default --json forest.json
 """
 import json
-import pathlib
 import sys
 import time
 
@@ -18,7 +17,7 @@ from experiments.forest import ForestSettings, predict_forest, train_forest
 def main(argv=None):
     default = ForestSettings()
     ap = cli.Parser(__doc__)
-    ap.add_argument("dataset", type=pathlib.Path, help="dataset folder holding train.h5 and test.h5")
+    ap.add_argument("dataset", type=cli.input_path, help="dataset folder holding train.h5 and test.h5")
     ap.add_argument("--train-images", type=cli.positive_int, help="training images used (default all)")
     ap.add_argument("--test-images", type=cli.positive_int, help="test images scored (default all)")
     ap.add_argument("--pixels", type=cli.positive_int, default=default.pixels, help="training pixels per image")

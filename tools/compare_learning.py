@@ -25,7 +25,7 @@ from experiments.scales import COMPARISON  # noqa: E402
 def main(argv=None):
     p = cli.Parser(__doc__)
     p.add_argument("--scale", choices=sorted(COMPARISON), default="default")
-    p.add_argument("--run", type=Path, help="the finished replication run (default runs/SCALE)")
+    p.add_argument("--run", type=cli.input_path, help="the finished replication run (default runs/SCALE)")
     p.add_argument("--out", type=cli.output_folder, help="comparison folder (default runs/compare, or runs/compare-SCALE "
                    "for a scale other than default)")
     args = p.parse_args(argv)

@@ -11,7 +11,7 @@ from experiments.contact_sheet import write_sheet
 
 def main(argv=None):
     ap = cli.Parser(__doc__)
-    ap.add_argument("split", help="a split's .h5, or its .txt listing .h5 files")
+    ap.add_argument("split", type=cli.input_path, help="a split's .h5, or its .txt listing .h5 files")
     ap.add_argument("--out", required=True, type=cli.output_file, help="PNG to write")
     ap.add_argument("--count", type=cli.positive_int, default=12, help="number of images (default 12)")
     ap.add_argument("--start", type=cli.non_negative_int, default=0, help="first image (default 0)")

@@ -18,9 +18,9 @@ from experiments.evaluation import INFERENCE, evaluate, report_lines
 
 def main(argv=None):
     p = cli.Parser(__doc__)
-    p.add_argument("--model", required=True, help="deploy prototxt (input blob: depth)")
-    p.add_argument("--weights", required=True, help="trained .caffemodel")
-    p.add_argument("--data", required=True, help="test.txt or test.h5 of a dataset")
+    p.add_argument("--model", required=True, type=cli.input_path, help="deploy prototxt (input blob: depth)")
+    p.add_argument("--weights", required=True, type=cli.input_path, help="trained .caffemodel")
+    p.add_argument("--data", required=True, type=cli.input_path, help="test.txt or test.h5 of a dataset")
     p.add_argument("--inference", choices=INFERENCE, default="cnn",
                    help="cnn: argmax of the CNN scores; otherwise the CRF layer's method")
     p.add_argument("--burn-in", type=cli.non_negative_int, help="Gibbs sweeps before averaging")
@@ -31,7 +31,8 @@ def main(argv=None):
     p.add_argument("--limit", type=cli.positive_int, help="evaluate only the first N images")
     p.add_argument("--json", type=cli.output_file_mkdir, help="write the figures to this JSON file")
     p.add_argument("--save-predictions", type=cli.output_folder, metavar="DIR",
-                   help="write predictions.npy and colour-coded PNGs here")
+                   help="write predictions.npy and colour-coded PNGs here (a folder of earlier predictions "
+                        "is rewritten, any other non-empty one refused)")
     args = p.parse_args(argv)
 
     def work():

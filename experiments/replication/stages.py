@@ -68,11 +68,18 @@ def pair_problem(snapshots, stage, iteration):
     return None
 
 
+def snapshot_iterations(snapshots, stage, ext):
+    """Iterations of the plain files in snapshots named exactly as Caffe names this stage's
+    snapshots (STAGE_iter_N.ext, N as Caffe prints it); any other name is someone else's."""
+    name = re.compile(re.escape(f"{stage}_iter_") + r"(0|[1-9][0-9]*)" + re.escape(f".{ext}"))
+    paths = list(Path(snapshots).iterdir()) if Path(snapshots).is_dir() else []
+    return sorted(int(m.group(1)) for p in paths
+                  if (m := name.fullmatch(p.name)) and p.is_file() and not p.is_symlink())
+
+
 def resume_point(snapshots, stage):
     """The solver state of the latest usable snapshot pair of this stage, or None."""
-    found = sorted((int(p.stem.rsplit("_", 1)[1]) for p in Path(snapshots).glob(f"{stage}_iter_*.solverstate")),
-                   reverse=True)
-    for iteration in found:
+    for iteration in reversed(snapshot_iterations(snapshots, stage, "solverstate")):
         problem = pair_problem(snapshots, stage, iteration)
         if problem is None:
             return snapshot_path(snapshots, stage, iteration, "solverstate")
@@ -103,8 +110,10 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
     elif weights:
         command += ["-weights", ",".join(str(w) for w in weights)]
     Path(snapshots).mkdir(parents=True, exist_ok=True)
-    # Caffe's own log is the stage's record and our progress source, whatever this process set.
-    env = {**os.environ, "GLOG_minloglevel": "0"}
+    # Caffe's own log is the stage's record and our progress source, whatever this process set;
+    # to stderr only, so that the log in the run folder is its one copy (glog would also write one
+    # file per run into /tmp, never removed).
+    env = {**os.environ, "GLOG_minloglevel": "0", "GLOG_logtostderr": "1"}
     with open(log, "a", buffering=1) as out, tqdm(total=max_iter, desc=f"stage {stage}", unit="it") as bar:
         out.write(f"$ {' '.join(command)}\n")
         proc = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
@@ -135,7 +144,8 @@ def failure(code, iteration, max_iter):
 
 
 def prune_snapshots(snapshots, stage, max_iter):
-    """Drop a finished stage's resume points (each holds the chain store)."""
-    for path in Path(snapshots).glob(f"{stage}_iter_*"):
-        if int(path.name.split("_iter_")[1].split(".")[0]) < max_iter:
-            path.unlink()
+    """Drop a finished stage's resume points (each holds the chain store): the files Caffe wrote."""
+    for ext in ("caffemodel", "solverstate"):
+        for iteration in snapshot_iterations(snapshots, stage, ext):
+            if iteration < max_iter:
+                snapshot_path(snapshots, stage, iteration, ext).unlink()
