@@ -158,10 +158,7 @@ def _recover_stale_stages(out):
                 _remove_previous(old, dataset_files(old), out)
             except DataError:
                 continue
-        if stage.is_dir():
-            shutil.rmtree(stage)
-        else:
-            stage.unlink()
+        staging.remove_partial(stage)
 
 
 def _remove_previous(old, names, out):

@@ -45,12 +45,16 @@ def stale_partials(out):
 
 
 def remove_stale_partials(out):
-    """Remove what stale_partials finds (a folder whole: its writer made everything in it)."""
     for path in stale_partials(out):
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
+        remove_partial(path)
+
+
+def remove_partial(path):
+    """Remove one of stale_partials (a folder whole: its writer made everything in it)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
 
 
 def _marker_pid(folder):
@@ -66,5 +70,5 @@ def _alive(pid):
     except ProcessLookupError:
         return False
     except (PermissionError, OverflowError):  # another user's process; not a PID: not provably dead
-        return True
+        pass
     return True

@@ -139,7 +139,6 @@ def test_recognises_what_both_tools_write(tmp_path):
         assert dataset_dir.dataset_files(tmp_path / name) == ["meta.json", "test.h5", "test.txt", "train.h5", "train.txt"]
 
 
-
 def dead_pid():
     """The PID of a process that has ended (what a killed writer leaves in its partial names)."""
     child = subprocess.Popen(["true"])
