@@ -6,6 +6,7 @@ absolute path, the layer's `source`), and meta.json. Caffe reads floating point 
 float labels. `index` picks each image's persistent chain, so across all the .h5 files of one
 source the indices must be distinct and below the number of chains.
 """
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -13,6 +14,8 @@ import numpy as np
 
 from . import labels as L
 from .errors import DataError
+
+LABEL_BLOCK = 256  # images whose labels are checked at a time (check_labels): bounded memory
 
 
 def write_split(path, depth, label):
@@ -48,6 +51,51 @@ def check_chain_indices(source, num_images):
         with _opened(f) as h5:
             indices.append(_index(f, _dataset(f, h5, "index")))
     _check_indices(source, files, indices, int(num_images))
+
+
+def check_labels(source, num_labels=L.NUM_LABELS):
+    """Read only the `label` datasets of the .h5 files a .txt source lists (or of one .h5), a block
+    of images at a time, and raise DataError naming file and value unless all are ids
+    0..num_labels-1: Caffe's losses index with them unchecked (out of bounds, or a crash)."""
+    for f in _listed_files(source):
+        with _opened(f) as h5:
+            if "label" not in h5:
+                raise DataError(f"{f}: has no dataset 'label'")
+            label = h5["label"]
+            for first in range(0, len(label), LABEL_BLOCK):
+                bad = _bad_label(label[first:first + LABEL_BLOCK], num_labels)
+                if bad is not None:
+                    raise DataError(f"{f}: label holds {bad:g}; values that are not ids 0..{num_labels - 1} "
+                                    f"are refused (listed in {source})")
+
+
+def image_shape(source):
+    """(images, height, width) of the `depth` datasets of the .h5 files a source lists, read from
+    their shapes alone; DataError when the files' image sizes differ."""
+    sizes = []
+    for f in _listed_files(source):
+        with _opened(f) as h5:
+            if "depth" not in h5 or h5["depth"].ndim != 4:
+                raise DataError(f"{f}: has no dataset 'depth' of shape (N, 1, H, W)")
+            sizes.append((f, h5["depth"].shape))
+    (first, shape), *rest = sizes
+    for f, other in rest:
+        if other[2:] != shape[2:]:
+            raise DataError(f"{source}: {f} holds {other[3]}x{other[2]} (WxH) images, {first} {shape[3]}x{shape[2]}")
+    return sum(s[0] for _, s in sizes), shape[2], shape[3]
+
+
+def content_sha1(source):
+    """{path: SHA-1 of its bytes} of every .h5 file a .txt source lists (or of one .h5): what a run
+    trained and evaluated on, to tell later whether the files changed."""
+    digests = {}
+    for f in _listed_files(source):
+        digest = hashlib.sha1()
+        with open(f, "rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        digests[str(f)] = digest.hexdigest()
+    return digests
 
 
 def _listed_files(path):
@@ -129,7 +177,14 @@ def _checked(path, depth, label, index):
             raise DataError(f"{path}: {key} has dtype {a.dtype}, expected floating point")
     if not np.isfinite(depth).all() or depth.min(initial=0) < 0:
         raise DataError(f"{path}: depth holds negative or non-finite values")
-    if (label != np.round(label)).any() or label.min(initial=0) < 0 or label.max(initial=0) >= L.NUM_LABELS:
-        raise DataError(f"{path}: label holds values that are not ids 0..{L.NUM_LABELS - 1}")
+    bad = _bad_label(label, L.NUM_LABELS)
+    if bad is not None:
+        raise DataError(f"{path}: label holds {bad:g}; values that are not ids 0..{L.NUM_LABELS - 1} are refused")
     return {"depth": depth[:, 0].astype(np.float32), "label": label[:, 0].astype(np.uint8),
             "index": _index(path, index)}
+
+
+def _bad_label(label, num_labels):
+    """The first value of label that is not an id 0..num_labels-1 (NaN included), or None."""
+    bad = ~((label >= 0) & (label < num_labels) & (label == np.round(label)))
+    return label[bad].flat[0] if bad.any() else None

@@ -17,7 +17,8 @@ class Scale:
     batch_size: int
     burn_in: int               # Gibbs sweeps before averaging, at test time
     samples: int               # Gibbs sweeps averaged, at test time
-    snapshot_every: int        # an interrupted stage resumes from the last of these
+    snapshot_every: int        # an interrupted stage resumes from the last of these: whole epochs
+                               # (train / batch_size iterations; nets.prototxt.whole_epochs)
     figure_images: int = 4     # test images on the Fig.1-style sheet
 
     def stage_iters(self, stage):
@@ -28,7 +29,7 @@ class Scale:
 SCALES = {
     # Minutes on 2 cores: for the test suite and for trying the pipeline out.
     "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 150, 60), batch_size=4,
-                  burn_in=5, samples=10, snapshot_every=50),
+                  burn_in=5, samples=10, snapshot_every=48),
     # The main job (`make run`): the paper's 2000/500 images at a CPU-friendly resolution.
     # Iterations: stage 1 for about 8.5 minutes on 2 quiet cores (the CNN design comparison in the
     # README); stage 2 on stored scores at ~20 ms a step sweeps each chain 40 times; stage 3 adds 6.

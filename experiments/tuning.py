@@ -16,7 +16,9 @@ import time
 from pathlib import Path
 
 import data
+from data.hdf5 import check_labels, content_sha1
 
+from . import run_lock
 from .cli import BadInput
 from .evaluation import crf_labels, score, unary_scores
 from .replication.stages import run_stage, snapshot_path
@@ -76,6 +78,25 @@ def start_models(stage, run, settings):
     return {f.name: hashlib.sha1(f.read_bytes()).hexdigest() for f in files}
 
 
+def training_source(stage, run, settings):
+    """The HDF5Data source the stage trains on: the run's stored scores for stage 2, else its data."""
+    return (Path(run) / "scores" if stage == "separate" else Path(settings["data"])) / "train.txt"
+
+
+def candidate_folder(work, name, record):
+    """work/NAME-KEY, KEY a digest of `record` (what the candidate starts from: the earlier stages'
+    SHA-1s, the run's settings and data, its rate and iterations), which the folder's start.json
+    holds: a finished candidate is reused only for the same start, never scored under another's."""
+    text = json.dumps(record, sort_keys=True)
+    folder = Path(work) / f"{name}-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    start = folder / "start.json"
+    if start.is_file() and json.loads(start.read_text()) != json.loads(text):
+        raise BadInput(f"{start}: records another start than this candidate's; remove {folder} or pass another --work")
+    folder.mkdir(parents=True, exist_ok=True)
+    start.write_text(text + "\n")
+    return folder
+
+
 def train_candidate(stage, lr, run, settings, scale, folder):
     """Train the stage with base_lr = lr into `folder`; returns (exported model, seconds)."""
     from nets import prototxt
@@ -88,8 +109,7 @@ def train_candidate(stage, lr, run, settings, scale, folder):
     cnn = earlier_stage(run, "cnn", scale) if stage != "cnn" else None
     start = [cnn, earlier_stage(run, "separate", scale)] if stage == "joint" else None
     if stage != "cnn":  # each training image its own chain (the layer cannot read the source itself)
-        data.check_chain_indices((run / "scores" if stage == "separate" else Path(settings["data"])) / "train.txt",
-                                 scale.train)
+        data.check_chain_indices(training_source(stage, run, settings), scale.train)
     started = time.perf_counter()
     final = run_stage(stage, folder / "prototxt" / f"solver_{stage}.prototxt",
                       scale.stage_iters(stage), folder / "snapshots",
@@ -137,24 +157,34 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
     index = STAGES.index(stage)
     if iterations and method == "gibbs":
         scale = dataclasses.replace(scale, iters=scale.iters[:index] + (iterations,) + scale.iters[index + 1:])
-    val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
-    cnn_model = Path(run) / "models" / "cnn.caffemodel"
-    candidates = {}
-    for lr in rates:
-        folder = Path(work) / (f"{stage if method == 'gibbs' else method}-lr{lr:g}"
-                               + (f"-{iterations}" if iterations else ""))
-        if method == "gibbs":
-            model, seconds = train_candidate(stage, lr, run, settings, scale, folder)
-        else:
-            model, seconds = train_method_candidate(method, lr, run, iterations, folder)
-        r = validation_accuracy(stage, model, cnn_model, val, scale)
-        candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
-                                 "seconds": None if seconds is None else round(seconds, 1)}
-        name = stage if method == "gibbs" else f"{stage} ({method})"
-        print(f"stage {name}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
+    start = start_models(stage, run, settings)
+    if stage != "cnn":  # the run's models were trained on its data as it was then
+        from .replication.run import check_data_unchanged
+
+        check_data_unchanged(Path(run), Path(settings["data"]))
+    check_labels(training_source(stage, run, settings))  # what Caffe will read, before anything is written
+    data_sha1 = content_sha1(Path(settings["data"]) / "train.txt")
+    with run_lock.hold(work):  # one tuning run at a time in a work folder
+        val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
+        cnn_model = Path(run) / "models" / "cnn.caffemodel"
+        candidates = {}
+        for lr in rates:
+            name = f"{stage if method == 'gibbs' else method}-lr{lr:g}" + (f"-{iterations}" if iterations else "")
+            folder = candidate_folder(work, name, {"start": start, "data": data_sha1, "run_settings": settings,
+                                                   "stage": stage, "method": method, "base_lr": lr,
+                                                   "iterations": iterations})
+            if method == "gibbs":
+                model, seconds = train_candidate(stage, lr, run, settings, scale, folder)
+            else:
+                model, seconds = train_method_candidate(method, lr, run, iterations, folder)
+            r = validation_accuracy(stage, model, cnn_model, val, scale)
+            candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
+                                     "seconds": None if seconds is None else round(seconds, 1)}
+            label = stage if method == "gibbs" else f"{stage} ({method})"
+            print(f"stage {label}, base_lr {lr:g}: validation body-part accuracy {r['part_accuracy']:.4f}", flush=True)
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
-            "start": start_models(stage, run, settings), "iterations": stage_iterations(stage, settings, iterations),
+            "start": start, "iterations": stage_iterations(stage, settings, iterations),
             "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",

@@ -8,6 +8,7 @@ Stages, each run from the repo root as `caffe train -solver DIR/solver_X.prototx
 Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax)
 and deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax).
 """
+import math
 from pathlib import Path
 
 import caffe
@@ -47,7 +48,9 @@ def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=No
     n = caffe.NetSpec()
     source = f"{scores if stage == 'separate' else data}/train.txt"
     chains = stage != "cnn" and crf.has_chains(layer)
-    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, shuffle=True, ntop=2 + chains)
+    # In order, no shuffle: HDF5Data's shuffle draws from the process's rand(), which `-snapshot`
+    # restarts, so a resumed stage would see other batches (stages.py: resume at whole epochs).
+    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, ntop=2 + chains)
     if stage == "separate":
         n.scores, n.label = tops[:2]
         out = n.scores
@@ -74,9 +77,17 @@ def deploy_net(with_crf, height, width, settings):
     return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
 
 
+def whole_epochs(iterations, num_images, batch_size):
+    """The least multiple of an epoch's iterations (HDF5Data back at row 0: num_images / batch_size,
+    or the least whole number of batches that covers whole epochs) that is at least `iterations`."""
+    epoch = num_images // math.gcd(num_images, batch_size)
+    return -(-iterations // epoch) * epoch
+
+
 def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=None, base_lr=None):
-    """The stage's Adam solver; snapshots named SNAPSHOTS/PREFIX_iter_N (prefix: the stage),
-    base_lr the stage's (LEARNING) unless given."""
+    """The stage's Adam solver; snapshots named SNAPSHOTS/PREFIX_iter_N (prefix: the stage) every
+    snapshot_every iterations (a resumed stage continues exactly only from whole epochs:
+    whole_epochs), base_lr the stage's (LEARNING) unless given."""
     s = caffe_pb2.SolverParameter()
     s.net = net
     s.type = "Adam"
@@ -115,9 +126,9 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
     its training images (stage 2 reads them); num_images: the number of training images (the
     chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
     folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
-    snapshot_every: iterations between snapshots (default: only the final one); base_lr: {stage:
-    rate} replacing the chosen ones (for tuning). Paths are written as given (relative ones are
-    relative to where `caffe train` runs).
+    snapshot_every: iterations between snapshots, rounded up to whole epochs (default: only the
+    final one); base_lr: {stage: rate} replacing the chosen ones (for tuning). Paths are written
+    as given (relative ones are relative to where `caffe train` runs).
     """
     settings = crf.config(edges, num_images, seed=seed)
     commands = stage_commands(net_dir, data, scores, snapshots, iters)
@@ -125,9 +136,10 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
     for stage, count in zip(STAGES, iters, strict=True):
         files[f"train_{stage}.prototxt"] = train_net(stage, data, scores, batch_size, settings)
         steps = "".join(f"# {c}\n" for c in commands[stage])
+        every = snapshot_every and whole_epochs(snapshot_every, num_images, batch_size)
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
                                              + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
-                                                      snapshot_every, base_lr=(base_lr or {}).get(stage)))
+                                                      every, base_lr=(base_lr or {}).get(stage)))
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
     return {name: HEADER + text for name, text in files.items()}

@@ -7,6 +7,8 @@ with the tool's working directory there, so relative defaults (prototxt/, runs/,
 land there too; a few run again as real processes.
 """
 import hashlib
+import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -272,6 +274,41 @@ CASES = {
 }
 
 
+# Silently wrong results, refused instead (issue 23): a folder another process trains into (this
+# process holds lockedrun's lock: silent_inputs), a dataset of another image size or with labels
+# Caffe cannot take, weights holding NaN or Inf.
+HOLDER = f"process {os.getpid()} holds"
+for tool, cases in {
+    "replicate": [
+        case("--scale tiny --out lockedrun --data new", "lockedrun", HOLDER, out="new"),
+        case("--scale tiny --out run --data wrongsize", "wrongsize", "32x24 (WxH)", "wants 64x48", out="run"),
+        case("--scale tiny --out run --data labels20", "labels20/train.h5", "holds 20;", out="run"),
+        case("--scale tiny --out run --data labelsneg", "labelsneg/test.h5", "holds -1;", out="run"),
+    ],
+    "tune": [
+        case("--stage separate --lr 0.001 --run fakerun --work lockedrun --record r.json", "lockedrun", HOLDER,
+             out="r.json"),
+        case("--stage separate --lr 0.001 --run labelrun --work w --record r.json", "part-00000.h5", "holds 255;",
+             out="w"),
+    ],
+    "compare_learning": [case("--scale tiny --run fakerun --out lockedrun", "lockedrun", HOLDER)],
+    "eval": [
+        case(EVAL.replace("model.caffemodel", "nancnn.caffemodel"), "nancnn.caffemodel", "'conv1' blob 0 holds nan"),
+        case(EVAL.replace("model.caffemodel", "nancnn.caffemodel") + " --inference gibbs", "nancnn.caffemodel",
+             "'conv1' blob 0"),
+        case(EVAL.replace("model.caffemodel", "inftheta.caffemodel") + " --inference gibbs", "inftheta.caffemodel",
+             "'crf' blob 0 holds inf"),
+        case(EVAL.replace("ds/test.txt", "labels20/train.txt"), "labels20/train.h5", "holds 20;"),
+    ],
+    "frozen_scores": [case(SCORES.replace("cnn.caffemodel", "nancnn.caffemodel"), "nancnn.caffemodel", "'conv1'",
+                           out="sc")],
+    "export_model": [case("nansnapshot.caffemodel --out m.caffemodel", "nansnapshot.caffemodel", "'crf' blob 0",
+                          out="m.caffemodel")],
+    "plot_theta": [case("--weights inftheta.caffemodel --out t.png", "inftheta.caffemodel", "'crf' blob 0",
+                        out="t.png")],
+}.items():
+    CASES[tool] = CASES[tool] + cases
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory, pycaffe):
     """Small real inputs for the cases to get past the first checks, and foreign files."""
@@ -337,6 +374,70 @@ def frozen_scores(ws, *names):
     assert len(split["depth"]) <= SHARD  # one part each: part-00000.h5
     for name in names:
         write_scores(deploy_net(False, H, W, crf.config(EDGES, 4)), ws / "cnn.caffemodel", split, ws / name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def silent_inputs(workdir, pycaffe):
+    """The inputs of the issue-23 cases above; lockedrun's lock is held while the module runs."""
+    import h5py
+
+    from experiments import run_lock
+    from nets import crf
+    from nets.prototxt import deploy_net
+    from nets.runtime import net_from_text
+
+    ws = workdir
+    fake_dataset(ws / "wrongsize", H, W)
+    fake_dataset(ws / "labels20", 48, 64, ("train", 20))
+    fake_dataset(ws / "labelsneg", 48, 64, ("test", -1))
+    for name, label in (("fakerun", None), ("labelrun", 255)):  # what tune and compare read of a run
+        (ws / name / "models").mkdir(parents=True)
+        for stage in ("cnn", "separate", "joint"):
+            shutil.copy(ws / "model.caffemodel", ws / name / "models" / f"{stage}.caffemodel")
+        (ws / name / "settings.json").write_text(json.dumps({"scale": "tiny", "train": 4, "data": str(ws / "ds"),
+                                                             "edges": EDGES, "seed": 0}))
+        frozen_scores(ws, f"{name}/scores")
+        if label:
+            with h5py.File(ws / name / "scores" / "part-00000.h5", "r+") as f:
+                f["label"][1, 0, 2, 3] = label
+    settings = crf.config(EDGES, 4)
+    for name, layer, value in (("nancnn", "conv1", np.nan), ("inftheta", "crf", np.inf)):
+        net = net_from_text(deploy_net(True, H, W, settings), pycaffe.TEST)
+        net.copy_from(str(ws / "model.caffemodel"))
+        net.params[layer][0].data.flat[3] = value
+        net.save(str(ws / f"{name}.caffemodel"))
+    net = net_from_text(str(crf.loss_net((2, 20, H, W), settings).to_proto()), pycaffe.TEST)
+    net.params["crf"][0].data.flat[0] = np.nan
+    net.save(str(ws / "nansnapshot.caffemodel"))
+    with run_lock.hold(ws / "lockedrun"):
+        yield
+
+
+def fake_dataset(folder, height, width, bad=None):
+    """A dataset of the tiny scale's counts (48 train, 16 test) of blank images, as the tools read
+    one (meta.json, SPLIT.txt, SPLIT.h5); bad: (split, label value) at one pixel."""
+    from data.hdf5 import write_split
+
+    folder.mkdir()
+    (folder / "meta.json").write_text("{}")
+    for split, n in (("train", 48), ("test", 16)):
+        label = np.zeros((n, height, width), np.float32)
+        if bad and bad[0] == split:
+            label[n // 2, 1, 2] = bad[1]
+        write_split(folder / f"{split}.h5", np.full((n, height, width), 6.0, np.float32), label)
+        (folder / f"{split}.txt").write_text(f"{folder / split}.h5\n")
+
+
+@pytest.mark.parametrize("argv", ["replicate.py --scale tiny --out lockedrun --data new",
+                                  "compare_learning.py --scale tiny --run fakerun --out lockedrun"])
+def test_a_folder_another_process_trains_in_is_refused_at_once(argv, workdir):
+    """The lock is another process's (this test's): one line naming the folder and the holder's PID."""
+    before = snapshot(workdir)
+    tool, *args = shlex.split(argv)
+    done = subprocess.run([sys.executable, str(REPO / "tools" / tool), *args], cwd=workdir, capture_output=True,
+                          text=True, timeout=120)
+    check_refusal(done.returncode, done.stderr, ("lockedrun: in use by another run", HOLDER), before,
+                  snapshot(workdir), "new", workdir)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,6 +1,8 @@
 """Models a user can ship: tools/export_model.py drops the chain store and nothing else, and a
 net takes weights only when they cover it, are a model (not a training snapshot) and were
 trained with its edge classes."""
+import re
+
 import numpy as np
 import pytest
 
@@ -73,6 +75,33 @@ def test_weights_must_be_a_model_that_covers_the_net_with_its_edges(pycaffe, sna
     assert np.array_equal(deploy.params["crf"][0].data, THETA)
     with pytest.raises(ModelError, match=r"trained with edge classes \[\[0, 1\], \[1, 0\].*set to \[\[0, 2\]"):
         load_weights(net(pycaffe, "deploy", edges="sparse:2,1"), tmp_path / "model.caffemodel")
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_weights_holding_nan_or_inf_are_refused_wherever_they_are_read(pycaffe, snapshot, tmp_path, value):
+    """Caffe computes with them silently (the argmax of NaN scores is label 0): loading into a net,
+    reading the tables and exporting each name the file, the layer and the blob; the chain store
+    (labels packed into positive normal floats) is always finite."""
+    from nets.export import export_model
+    from nets.weights import ModelError, crf_tables, load_weights, read_netparameter
+
+    export_model(snapshot, tmp_path / "model.caffemodel")
+    train = net(pycaffe, "train")
+    train.copy_from(str(snapshot))
+    train.params["crf"][0].data[1, 2, 3] = value
+    bad = tmp_path / "bad_iter_9.caffemodel"
+    train.save(str(bad))
+    message = f"{bad}: layer 'crf' blob 0 holds {value} (1 of {THETA.size} values not finite)"
+    for read in (read_netparameter, crf_tables, lambda f: export_model(f, tmp_path / "bad.caffemodel")):
+        with pytest.raises(ModelError, match=re.escape(message)):
+            read(bad)
+    assert not (tmp_path / "bad.caffemodel").exists()
+    deploy = net(pycaffe, "deploy")
+    deploy.params["crf"][0].data[0, 0, 0] = value
+    deploy.save(str(bad))
+    with pytest.raises(ModelError, match=re.escape(f"{bad}: layer 'crf' blob 0 holds {value}")):
+        load_weights(net(pycaffe, "deploy"), bad)
+    assert read_netparameter(bad, finite=False).layer  # what stages.py reads a snapshot's shapes with
 
 
 def test_weights_without_the_crf_layer_are_refused(pycaffe, tmp_path):

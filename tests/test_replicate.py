@@ -1,8 +1,11 @@
 """The replication run at `tiny` scale, end to end through `caffe train`, and its resume
 (the run itself: conftest.py's tiny_run, shared with the learning comparison's test)."""
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -53,24 +56,89 @@ def test_rerun_keeps_finished_stages(tiny_run):
         "joint_iter_60.caffemodel", "joint_iter_60.solverstate"]
 
 
-def test_interrupted_stage_resumes_from_its_last_snapshot(tiny_run, tmp_path):
-    from experiments.replication.stages import run_stage
+@pytest.mark.parametrize("stage", ["cnn", "separate", "joint"])
+def test_a_stage_stopped_and_resumed_ends_bit_for_bit_as_the_uninterrupted_run(tiny_run, tmp_path, stage):
+    """Ctrl-C (SIGINT) after the stage's first snapshot at a whole epoch: Caffe stops and snapshots
+    where it is, between epochs; run_stage resumes from the whole-epoch snapshot instead, and the
+    final weights (theta and the chain store included) equal the run's, which never stopped."""
+    from experiments.replication.stages import CAFFE, finished, pair_problem, run_stage
+    from nets.weights import blob_array, read_netparameter
 
     out = tiny_run / "run"
-    solver = (out / "prototxt" / "solver_joint.prototxt").read_text()
-    assert "max_iter: 60" in solver and "snapshot: 50" in solver
+    solver = (out / "prototxt" / f"solver_{stage}.prototxt").read_text()
+    max_iter = int(re.search(r"max_iter: (\d+)", solver).group(1))
+    assert "snapshot: 48\n" in solver and "shuffle" not in (out / "prototxt" / f"train_{stage}.prototxt").read_text()
     snapshots = tmp_path / "snapshots"
-    solver = solver.replace(str(out / "snapshots"), str(snapshots))
-    start = [out / "snapshots" / "cnn_iter_150.caffemodel", out / "snapshots" / "separate_iter_150.caffemodel"]
-    # "Interrupted" at iteration 50: a run that stopped right after that snapshot.
-    (tmp_path / "stopped.prototxt").write_text(solver.replace("max_iter: 60", "max_iter: 50"))
-    run_stage("joint", tmp_path / "stopped.prototxt", 50, snapshots, tmp_path / "log", start)
-    (tmp_path / "solver.prototxt").write_text(solver)
-    final = run_stage("joint", tmp_path / "solver.prototxt", 60, snapshots, tmp_path / "log", start)
-    log = (tmp_path / "log").read_text()
-    assert f"-snapshot {snapshots / 'joint_iter_50.solverstate'}" in log
-    assert "Iteration 60" in log and final.exists()
-    assert not (snapshots / "joint_iter_50.solverstate").exists()
+    snapshots.mkdir()
+    (tmp_path / "solver.prototxt").write_text(solver.replace(str(out / "snapshots"), str(snapshots)))
+    start = ([out / "snapshots" / "cnn_iter_150.caffemodel", out / "snapshots" / "separate_iter_150.caffemodel"]
+             if stage == "joint" else None)
+    command = [str(CAFFE), "train", "-solver", str(tmp_path / "solver.prototxt")]
+    caffe = subprocess.Popen(command + (["-weights", ",".join(map(str, start))] if start else []), cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while pair_problem(snapshots, stage, 48) is not None:
+        assert caffe.poll() is None, "caffe train ended before its first snapshot"
+        time.sleep(0.02)
+    caffe.send_signal(signal.SIGINT)
+    assert caffe.wait() == 0 and not finished(snapshots, stage, max_iter)
+    final = run_stage(stage, tmp_path / "solver.prototxt", max_iter, snapshots, tmp_path / "log", start)
+    assert re.search(rf"-snapshot \S*{stage}_iter_(48|96|144)\.solverstate", (tmp_path / "log").read_text())
+    resumed, uninterrupted = (read_netparameter(f, finite=False).layer
+                              for f in (final, out / "snapshots" / f"{stage}_iter_{max_iter}.caffemodel"))
+    assert [layer.name for layer in resumed] == [layer.name for layer in uninterrupted]
+    for a, b in zip(resumed, uninterrupted):
+        assert len(a.blobs) == len(b.blobs) and all(
+            blob_array(x).tobytes() == blob_array(y).tobytes() for x, y in zip(a.blobs, b.blobs)), a.name
+
+
+def test_a_run_whose_data_changed_is_refused(tiny_run, tmp_path):
+    """The dataset regenerated in place with another seed (same counts and size): the run's models
+    were trained on the old one, so the run is refused, naming the file, with nothing changed."""
+    import data
+
+    run, data_dir = tmp_path / "run", tmp_path / "data"
+    run.mkdir()
+    settings = (tiny_run / "run" / "settings.json").read_text()
+    assert f'"{tiny_run / "data" / "train.h5"}"' in settings and f'"{tiny_run / "data" / "test.h5"}"' in settings
+    (run / "settings.json").write_text(settings.replace(str(tiny_run / "data"), str(data_dir)))  # the run, moved
+    data.make_dataset(data_dir, train=48, test=16, height=48, width=64, seed=1)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    done = replicate(run, data_dir)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"replicate.py: {data_dir / 'test.h5'}: changed since the run in {run} used it")
+    assert "use a new --out or remove the run folder" in done.stderr
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_tune_never_scores_a_candidate_trained_from_another_cnn(tiny_run, tmp_path):
+    """A work folder reused for a run with another CNN: its candidate trains again from that CNN, in
+    a folder of its own whose start.json names it, instead of the old theta being scored under
+    the new CNN's SHA-1."""
+    import shutil
+
+    from nets.weights import read_netparameter
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run / "run", other, ignore=shutil.ignore_patterns("predictions", "*.png"))
+    for model in (other / "snapshots" / "cnn_iter_150.caffemodel", other / "models" / "cnn.caffemodel"):
+        net = read_netparameter(model)
+        conv1 = next(layer for layer in net.layer if layer.name == "conv1").blobs[0]
+        conv1.data[:] = [v * 1.5 for v in conv1.data]
+        model.write_bytes(net.SerializeToString())
+    records = {}
+    for name, run in (("first", tiny_run / "run"), ("other", other)):
+        done = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "separate", "--lr", "0.001",
+                               "--iterations", "12", "--run", str(run), "--work", str(tmp_path / "work"),
+                               "--record", str(tmp_path / f"{name}.json")], capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+        records[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    assert records["first"]["start"] != records["other"]["start"]
+    folders = sorted((tmp_path / "work").glob("separate-lr0.001-12-*"))
+    starts = [json.loads((f / "start.json").read_text())["start"] for f in folders]
+    assert len(folders) == 2 and sorted(map(json.dumps, starts)) == sorted(
+        json.dumps(r["start"]) for r in records.values())
+    for folder in folders:  # each trained, from its own start
+        assert "caffe train" in (folder / "separate.log").read_text()
 
 
 def test_bad_scale_is_refused(tmp_path):

@@ -13,7 +13,7 @@ from data import read_split
 from nets import crf
 from nets.weights import crf_tables
 
-from ..replication.run import record_settings
+from ..replication.run import run_folder
 from ..scales import COMPARISON
 from ..theta_plot import plot_theta
 from . import report
@@ -32,7 +32,11 @@ def compare(scale, run_dir, out):
         "scale": scale, "run": str(run.folder), "run_settings": run.settings,
         "methods": [m.key for m in methods], "meanfield_steps": MEANFIELD_STEPS,
         "budget": {stage: {name: asdict(b) for name, b in per.items()} for stage, per in budget.items()}}))
-    record_settings(out, settings)
+    with run_folder(out, settings):  # locked: one comparison at a time in OUT
+        return _compare(run, methods, budget, settings, out)
+
+
+def _compare(run, methods, budget, settings, out):
     for folder in ("prototxt", "logs", "models"):
         (out / folder).mkdir(exist_ok=True)
     rs = run.settings

@@ -4,6 +4,7 @@ of every method on the test set, and a report with the paper's table.
 Re-running continues from what exists: the dataset and finished stages are kept, an
 interrupted stage resumes from its last snapshot, and evaluation is redone.
 """
+import contextlib
 import json
 import sys
 import time
@@ -12,11 +13,13 @@ from dataclasses import asdict
 import numpy as np
 
 from data import check_chain_indices, read_split
+from data.hdf5 import check_labels, content_sha1, image_shape
 from nets import crf, prototxt
 from nets.export import export_model
 from nets.prototxt import STAGES, deploy_net
 from nets.scores import read_meta, write_scores
 
+from .. import run_lock
 from ..cli import BadInput
 from ..scales import net_options
 from . import figures, report
@@ -25,21 +28,51 @@ from .stages import finished, run_stage
 
 
 def check_dataset(folder, scale):
-    """True when folder holds the scale's dataset; False when it may be generated there;
-    otherwise BadInput (or DataError) naming the folder, before anything is written."""
+    """True when folder holds the scale's dataset (its image counts and size, as the .h5 files
+    hold them, and labels Caffe can take); False when it may be generated there; otherwise
+    BadInput (or DataError) naming the folder, before anything is written."""
     from data.dataset_dir import check_out_dir
 
     meta_file = folder / "meta.json"
     if not meta_file.exists():
         check_out_dir(folder)  # a folder of someone else's files is refused now
         return False
-    meta = read_json(meta_file)
-    counts = meta.get("counts") if isinstance(meta, dict) else None
-    counts = (counts.get("train"), counts.get("test")) if isinstance(counts, dict) else None
-    if counts != (scale.train, scale.test):
-        raise BadInput(f"{folder} holds {counts} train/test images, the scale wants "
+    if not isinstance(read_json(meta_file), dict):
+        raise BadInput(f"{meta_file}: not a dataset's meta.json (a JSON object); pass another --data")
+    (train, height, width), (test, *test_size) = (image_shape(folder / f"{s}.txt") for s in ("train", "test"))
+    if (train, test) != (scale.train, scale.test):
+        raise BadInput(f"{folder} holds {(train, test)} train/test images, the scale wants "
                        f"{(scale.train, scale.test)}; pass another --data")
+    for size in ((height, width), tuple(test_size)):
+        if size != (scale.height, scale.width):
+            raise BadInput(f"{folder} holds {size[1]}x{size[0]} (WxH) images, the scale wants "
+                           f"{scale.width}x{scale.height}; pass another --data")
+    for split in ("train", "test"):
+        check_labels(folder / f"{split}.txt")
     return True
+
+
+DATA_SHA1 = "data_sha1"  # settings.json's record of the data files the run trained on
+
+
+def check_data_unchanged(out, data_dir, record=False):
+    """Refuse a run whose data files changed since it recorded them in settings.json (its models
+    were trained on the old ones); with record, record them when it has not."""
+    path = out / "settings.json"
+    if not path.is_file():
+        return
+    settings, now = read_json(path), {}
+    for split in ("train", "test"):
+        now.update(content_sha1(data_dir / f"{split}.txt"))
+    before = settings.get(DATA_SHA1)
+    if before is None:
+        if record:
+            path.write_text(json.dumps({**settings, DATA_SHA1: now}, indent=1) + "\n")
+        return
+    for name in sorted(set(before) | set(now)):
+        if before.get(name) != now.get(name):
+            raise BadInput(f"{name}: changed since the run in {out} used it (SHA-1 {before.get(name)} then, "
+                           f"{now.get(name)} now); use a new --out or remove the run folder")
 
 
 def read_json(path):
@@ -94,24 +127,36 @@ def ensure_scores(cnn_weights, data_dir, folder, scale):
                  read_split(data_dir / "train.txt"), folder)
 
 
-def record_settings(out, settings):
-    """Write the run's settings into out/settings.json, or refuse a folder holding another run's
-    (a rerun continues a run; it never reports one setting's models under another's name) or
-    anything that is not a run folder (nothing of someone else's is overwritten)."""
+@contextlib.contextmanager
+def run_folder(out, settings):
+    """The with-block runs holding out's lock (experiments.run_lock), with the run's settings in
+    out/settings.json; refused (before anything is written) when another process holds the
+    folder, or it holds another run's settings (a rerun continues a run; it never reports one
+    setting's models under another's name) or anything that is not a run folder (nothing of
+    someone else's is overwritten)."""
+    started = check_settings(out, settings)
+    with run_lock.hold(out):
+        if not (started or check_settings(out, settings)):  # again: another run may have begun it meanwhile
+            (out / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
+        yield
+
+
+def check_settings(out, settings):
+    """True when out holds a run of these settings, False when out is absent or empty (but for
+    its lock file), BadInput otherwise."""
     path = out / "settings.json"
     if path.exists():
         before = read_json(path)
         if not isinstance(before, dict):
             raise BadInput(f"{path}: not a run's settings (a JSON object); pass another --out")
         changed = [f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now"
-                   for k in sorted(set(before) | set(settings)) if before.get(k) != settings.get(k)]
+                   for k in sorted((set(before) | set(settings)) - {DATA_SHA1}) if before.get(k) != settings.get(k)]
         if changed:
             raise BadInput(f"{out} holds a run with other settings ({'; '.join(changed)}); pass another --out")
-        return
-    if out.exists() and any(out.iterdir()):
+        return True
+    if out.exists() and any(p.name != run_lock.LOCK for p in out.iterdir()):
         raise BadInput(f"{out} is not empty and holds no run (no settings.json); pass another --out")
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(settings, indent=1) + "\n")
+    return False
 
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
@@ -120,13 +165,21 @@ def replicate(scale_name, scale, out, data_dir, edges, seed):
                 "learning": prototxt.LEARNING}
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples become lists)
     have_dataset = check_dataset(data_dir, scale)  # every input checked before the run folder is written
-    record_settings(out, settings)
+    if have_dataset:
+        check_data_unchanged(out, data_dir)
+    with run_folder(out, settings):
+        return replicate_locked(scale, settings, out, data_dir, have_dataset)
+
+
+def replicate_locked(scale, settings, out, data_dir, have_dataset):
+    """replicate()'s work, in the locked run folder."""
     net_dir, snapshots, logs = out / "prototxt", out / "snapshots", out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     if not have_dataset:
-        generate_dataset(data_dir, scale, seed)
-    prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=edges, seed=seed, snapshots=snapshots,
-                   snapshot_every=scale.snapshot_every, **net_options(scale))
+        generate_dataset(data_dir, scale, settings["seed"])
+    check_data_unchanged(out, data_dir, record=True)
+    prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=settings["edges"], seed=settings["seed"],
+                   snapshots=snapshots, snapshot_every=scale.snapshot_every, **net_options(scale))
     weights, stage_seconds = train(scale, data_dir, out, logs)
 
     started = time.perf_counter()

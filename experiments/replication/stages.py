@@ -5,6 +5,13 @@ disk can leave the latest pair half-written. A pair is used (to resume, or as a 
 stage) only when both files parse and agree: the solver state's iteration and learned-net file
 are this pair's, and its first history blobs have the shapes of the model's parameters, which a
 file cut short at any point fails. A broken latest pair is skipped, saying so, for the one before.
+
+A resumed stage continues bit for bit as if never stopped: HDF5Data reads its source in order
+(no shuffle: the nets' own) and restarts at row 0 on `-snapshot`, which is where it is after
+whole epochs, and the solvers snapshot only there (nets.prototxt); a snapshot at any other
+iteration (Caffe writes one when a signal stops it) is never resumed from. Adam's history, the
+iteration and the chain store (a parameter blob, its random streams keyed by per-image sweep
+counters) are in the snapshot.
 """
 import os
 import re
@@ -55,7 +62,7 @@ def pair_problem(snapshots, stage, iteration):
 
     model, state_file = (snapshot_path(snapshots, stage, iteration, ext) for ext in ("caffemodel", "solverstate"))
     try:
-        params = [blob_array(b).shape for layer in read_netparameter(model).layer for b in layer.blobs]
+        params = [blob_array(b).shape for layer in read_netparameter(model, finite=False).layer for b in layer.blobs]
         state = caffe_pb2.SolverState()
         state.ParseFromString(state_file.read_bytes())
     except (ModelError, DecodeError, OSError) as e:
@@ -77,9 +84,14 @@ def snapshot_iterations(snapshots, stage, ext):
                   if (m := name.fullmatch(p.name)) and p.is_file() and not p.is_symlink())
 
 
-def resume_point(snapshots, stage):
-    """The solver state of the latest usable snapshot pair of this stage, or None."""
+def resume_point(snapshots, stage, every=1):
+    """The solver state of the latest usable snapshot pair of this stage at a multiple of `every`
+    (the solver's snapshot interval: whole epochs), or None."""
     for iteration in reversed(snapshot_iterations(snapshots, stage, "solverstate")):
+        if iteration % every:
+            print(f"stage {stage}: not resuming from iteration {iteration}, between the snapshot interval's "
+                  f"({every}: whole epochs, where the data order restarts)", file=sys.stderr)
+            continue
         problem = pair_problem(snapshots, stage, iteration)
         if problem is None:
             return snapshot_path(snapshots, stage, iteration, "solverstate")
@@ -103,8 +115,10 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
     final = snapshot_path(snapshots, stage, max_iter)
     if finished(snapshots, stage, max_iter):
         return final
-    command = [str(CAFFE), "train", "-solver", str(solver)]
-    resume = resume_point(snapshots, stage)
+    every = check_solver(solver)
+    # A signal stops Caffe without its default SIGHUP snapshot-and-go-on (it still snapshots on stopping).
+    command = [str(CAFFE), "train", "-solver", str(solver), "-sigint_effect", "stop", "-sighup_effect", "stop"]
+    resume = resume_point(snapshots, stage, every)
     if resume is not None:
         command += ["-snapshot", str(resume)]
     elif weights:
@@ -131,6 +145,22 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
                          f"{''.join(last)}")
     prune_snapshots(snapshots, stage, max_iter)
     return final
+
+
+def check_solver(solver):
+    """The solver's snapshot interval, after checking the labels of every HDF5Data source its net
+    reads (Caffe's losses index with them unchecked: out-of-bounds reads or a crash)."""
+    from caffe.proto import caffe_pb2
+    from google.protobuf import text_format
+
+    from data.hdf5 import check_labels
+
+    params = text_format.Parse(Path(solver).read_text(), caffe_pb2.SolverParameter())
+    net = text_format.Parse((REPO / params.net).read_text(), caffe_pb2.NetParameter())  # caffe runs in REPO
+    for layer in net.layer:
+        if layer.type == "HDF5Data" and "label" in layer.top:
+            check_labels(REPO / layer.hdf5_data_param.source)
+    return params.snapshot or params.max_iter
 
 
 def failure(code, iteration, max_iter):
