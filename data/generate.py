@@ -3,6 +3,7 @@
 Each image has its own generator seeded by (seed, split, index), so an image does not
 depend on which worker made it or in what order, and the same seed gives the same bytes.
 """
+import os
 from contextlib import nullcontext
 from functools import partial
 from multiprocessing import Pool
@@ -17,6 +18,10 @@ from .errors import DataError
 VERSION = "synthetic-1"
 SPLIT_IDS = {"train": 0, "test": 1}
 HALF_TAN = np.tan(np.radians(render.HFOV_DEG) / 2)
+MAX_SIDE = 4096  # pixels a side: 13-17 times the paper's 320x240 images
+# Memory per pixel: every image's depth (float32) and label (uint8) stay in memory until written,
+# and writing a split adds its labels as float32 and its compressed file (at most about 8 bytes).
+HELD_BYTES, WRITE_BYTES = 5, 12
 
 
 def sample_scene(rng):
@@ -66,9 +71,19 @@ def make_split(split, count, height, width, seed, workers=1, progress=False):
     job = partial(_image_job, seed, split, height, width)
     with Pool(workers) if workers > 1 else nullcontext() as pool:
         images = pool.imap(job, range(count), chunksize=8) if pool else map(job, range(count))
-        for i, (d, lab) in enumerate(tqdm(images, total=count, desc=split, unit="img", disable=not progress)):
+        shown = None if progress else True  # None: on a terminal only, not in a log or a pipe
+        for i, (d, lab) in enumerate(tqdm(images, total=count, desc=split, unit="img", disable=shown)):
             depth[i], label[i] = d, lab
     return depth, label
+
+
+def _check_memory(train, test, height, width):
+    """DataError, before any work, when the images cannot be held in this machine's memory."""
+    needed = height * width * ((train + test) * HELD_BYTES + max(train, test) * WRITE_BYTES)
+    have = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    if needed > have:
+        raise DataError(f"{train} + {test} images of {width}x{height} need about {needed / 2**30:.1f} GiB of memory, "
+                        f"more than this machine's {have / 2**30:.1f} GiB; make fewer or smaller images")
 
 
 def _image_job(seed, split, height, width, index):
@@ -84,6 +99,9 @@ def make_dataset(out_dir, train=2000, test=500, height=120, width=160, seed=0, w
             raise DataError(f"{name} must be a positive integer, got {value!r}")
     if height < 8 or width < 8:
         raise DataError(f"resolution {width}x{height} is too small (at least 8x8)")
+    if max(height, width) > MAX_SIDE:
+        raise DataError(f"resolution {width}x{height} is too large (at most {MAX_SIDE} pixels a side)")
+    _check_memory(train, test, height, width)
     dataset_dir.check_out_dir(out_dir)
     splits = {name: make_split(name, n, height, width, seed, workers, progress)
               for name, n in (("train", train), ("test", test))}

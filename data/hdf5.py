@@ -7,6 +7,7 @@ float labels. `index` picks each image's persistent chain, so across all the .h5
 source the indices must be distinct and below the number of chains.
 """
 import hashlib
+import io
 from pathlib import Path
 
 import h5py
@@ -20,13 +21,25 @@ LABEL_BLOCK = 256  # images whose labels are checked at a time (check_labels): b
 
 def write_split(path, depth, label):
     """Write one split's .h5 without timestamps, so equal arrays give equal bytes."""
-    n = len(depth)
-    opts = {"track_times": False, "compression": "gzip", "compression_opts": 1, "shuffle": True}
-    with h5py.File(path, "w") as f:
-        chunks = (1, 1) + depth.shape[1:]
-        f.create_dataset("depth", data=depth[:, None].astype(np.float32), chunks=chunks, **opts)
-        f.create_dataset("label", data=label[:, None].astype(np.float32), chunks=chunks, **opts)
-        f.create_dataset("index", data=np.arange(n, dtype=np.float32), track_times=False)
+    opts = {"track_times": False, "compression": "gzip", "compression_opts": 1, "shuffle": True,
+            "chunks": (1, 1) + depth.shape[1:]}
+    write_h5(path, {"depth": (depth[:, None].astype(np.float32, copy=False), opts),
+                    "label": (label[:, None].astype(np.float32), opts),
+                    "index": (np.arange(len(depth), dtype=np.float32), {"track_times": False})})
+
+
+def write_h5(path, datasets):
+    """Write {name: (array, h5py create_dataset options)} as the HDF5 file `path`. The file is built
+    in memory and written in one plain write, so a full disk or a file-size limit is one DataError
+    naming the file: h5py's own error path on a failed write prints tracebacks and can crash."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        for name, (array, options) in datasets.items():
+            f.create_dataset(name, data=array, **options)
+    try:
+        Path(path).write_bytes(buffer.getbuffer())
+    except OSError as e:
+        raise DataError(f"{path}: cannot be written ({e.strerror})") from None
 
 
 def read_split(path):
@@ -35,6 +48,8 @@ def read_split(path):
     indices must be distinct, and for a .txt lie in 0..N-1."""
     files = _listed_files(path)
     parts = [_read_h5(f) for f in files]
+    if image_shape(path)[0] == 0:  # also refuses listed files of different image sizes
+        raise DataError(f"{path}: holds no images")
     total = sum(len(p["index"]) for p in parts)
     _check_indices(path, files, [p["index"] for p in parts], total if Path(path).suffix == ".txt" else None)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -13,6 +13,7 @@ No reading (0) and anything beyond BACKGROUND_DEPTH become BACKGROUND_DEPTH, as 
 synthetic set.
 """
 import numbers
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from .render import BACKGROUND_DEPTH
 BUNDLE_NAMES = ("depths", "labels", "pixel_indices", "pixel_labels", "joints", "joint_offsets")
 MAX_COLOUR_DISTANCE = 60.0
 DEPTH_FORMATS = (".png", ".npy", ".exr")
+COLOUR_BLOCK = 1 << 16  # pixels matched to the palette at a time: about 25 MB of temporaries
 
 
 def read_source(path, max_colour_distance=MAX_COLOUR_DISTANCE, depth_scale=exr.DEPTH_SCALE):
@@ -45,9 +47,17 @@ def _metres(path, depth):
     """depth as float32, or DataError unless it holds non-negative finite numbers."""
     if not np.issubdtype(depth.dtype, np.floating) and not np.issubdtype(depth.dtype, np.integer):
         raise DataError(f"{path}: depth has dtype {depth.dtype}, expected numbers")
-    if not np.isfinite(depth).all() or (depth < 0).any():
-        raise DataError(f"{path}: depth holds negative or non-finite values")
+    _check_depth(path, depth, "m")
     return depth.astype(np.float32)
+
+
+def _check_depth(path, depth, unit):
+    """DataError naming the first negative or non-finite depth and where it is."""
+    bad = ~(np.isfinite(depth) & (depth >= 0))
+    if bad.any():
+        where = np.unravel_index(bad.argmax(), depth.shape)
+        place = ", ".join(f"{axis} {i}" for axis, i in zip(("image", "row", "column")[-depth.ndim:], where))
+        raise DataError(f"{path}: depth holds negative or non-finite values: {depth[where]} {unit} at {place}")
 
 
 def _saturated(depth):
@@ -110,21 +120,27 @@ def _read_depth_image(path, depth_scale):
     depth = np.asarray(_open_png(path))
     if depth.ndim != 2 or depth.dtype not in (np.uint16, np.int32):
         raise DataError(f"{path}: depth PNG is {depth.dtype} {depth.shape}, expected 16-bit greyscale millimetres")
+    _check_depth(path, depth, "mm")  # a 32-bit PNG can hold negative values
     return depth.astype(np.float32) / 1000
 
 
 def _open_png(path):
     try:
-        with Image.open(path) as im:
-            im.load()
-            return im
-    except OSError as e:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refused, not a stray line
+            with Image.open(path) as im:
+                im.load()
+                return im
+    except (OSError, Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise DataError(f"{path}: unreadable image ({e})") from None
 
 
 def _read_label_image(path, max_colour_distance):
     rgb = np.asarray(_open_png(path).convert("RGB"))
-    ids, dist = L.nearest_label(rgb)
+    ids, dist = np.empty(rgb.shape[:2], np.uint8), np.empty(rgb.shape[:2], np.float32)
+    rows = max(1, COLOUR_BLOCK // max(1, rgb.shape[1]))  # blocks of rows: bounded temporaries at any size
+    for first in range(0, len(rgb), rows):
+        ids[first:first + rows], dist[first:first + rows] = L.nearest_label(rgb[first:first + rows])
     if dist.max() > max_colour_distance:
         r, c = np.unravel_index(dist.argmax(), dist.shape)
         raise DataError(f"{path}: colour {tuple(int(v) for v in rgb[r, c])} at row {r}, column {c} is "

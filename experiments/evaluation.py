@@ -40,25 +40,56 @@ def deploy_definition(model, inference, overrides, scores_blob="scores"):
     problem = definition_problem(net)
     if problem:
         raise EvalError(f"{model}: {problem}")
+    crf = [i for i, l in enumerate(net.layer) if l.type == "Python" and l.python_param.layer == "CRFMarginals"]
+    if crf:
+        check_crf_layer(model, net, crf[0])
     if inference == "cnn":
         return text_format.MessageToString(net), scores_blob
-    crf = [l for l in net.layer if l.type == "Python" and l.python_param.layer == "CRFMarginals"]
     if not crf:
         raise EvalError(f"{model} has no CRFMarginals layer; --inference {inference} needs the CNN+CRF deploy net")
-    config = json.loads(crf[0].python_param.param_str or "{}")
+    layer = net.layer[crf[0]]
+    config = json.loads(layer.python_param.param_str or "{}")
     config["method"] = inference
     config.update({k: v for k, v in overrides.items() if v is not None})
-    crf[0].python_param.param_str = json.dumps(config)
-    return text_format.MessageToString(net), crf[0].top[0]
+    layer.python_param.param_str = json.dumps(config)
+    return text_format.MessageToString(net), layer.top[0]
+
+
+def check_crf_layer(model, net, position):
+    """EvalError, before Caffe builds the net, where the CRF layer (net.layer[position]) would
+    refuse it in its setup, which prints a line of its own first: its param_str, or a num_labels
+    other than the channels of the CNN scores it takes (found by building the net up to it)."""
+    import caffe
+    from google.protobuf import text_format
+
+    from layers import params
+
+    layer = net.layer[position]
+    try:
+        num_labels = params.parse(layer.python_param.param_str, params.INFER, layer.name).num_labels
+    except params.ParamError as e:
+        raise EvalError(f"{model}: {e}") from None
+    cnn = type(net)()
+    cnn.CopyFrom(net)
+    del cnn.layer[position:]
+    channels = net_from_text(text_format.MessageToString(cnn), caffe.TEST).blobs[layer.bottom[0]].channels
+    if channels != num_labels:
+        raise EvalError(f"{model}: layer '{layer.name}' has num_labels {num_labels} in its param_str, but the CNN "
+                        f"scores it takes ('{layer.bottom[0]}') have {channels} channels")
 
 
 def load_net(model, weights, inference, overrides, scores_blob="scores"):
     """(net, output blob, last layer to run) of a deploy net with trained weights."""
     import caffe
 
+    from layers.blobs import BlobError
+
     caffe.set_mode_cpu()
     text, output = deploy_definition(model, inference, overrides, scores_blob)
-    net = net_from_text(text, caffe.TEST)
+    try:
+        net = net_from_text(text, caffe.TEST)
+    except BlobError as e:  # a Python layer's setup refused its inputs (it printed them too)
+        raise EvalError(f"{model}: {e}") from None
     load_weights(net, weights)
     if output not in net.blobs:
         raise EvalError(f"{model} has no blob '{output}' (see --scores-blob)")
@@ -86,6 +117,9 @@ def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=Non
         own_files(save_predictions)  # a folder of someone else's files: refused before the work
     split = read_split(data)
     depth, truth = split["depth"][:limit], split["label"][:limit]
+    if not (truth != label_set.BACKGROUND).any():
+        raise EvalError(f"{data}: no body pixels in its {len(truth)} images (every label is background), "
+                        "so body-part accuracy is undefined")
     net, output, end = load_net(model, weights, inference,
                                 {"burn_in": burn_in, "samples": samples, "seed": seed}, scores_blob)
     num_labels = net.blobs[output].channels
@@ -125,6 +159,16 @@ def score(truth, preds, depth):
         "per_image_part_total": total.tolist(),
     })
     return report
+
+
+def paired_gain(a, b):
+    """Gain in body-part accuracy of row a over row b on the same test images, with a paired
+    bootstrap interval (images resampled, both rows together)."""
+    correct_a = np.asarray(a["per_image_part_correct"])
+    correct_b = np.asarray(b["per_image_part_correct"])
+    total = np.asarray(a["per_image_part_total"])
+    return {"mean": float((correct_a - correct_b).sum() / total.sum()),
+            "ci": metrics.bootstrap_ratio_ci(correct_a - correct_b, total)}
 
 
 def unary_scores(weights, depth, batch_size=16):

@@ -21,7 +21,7 @@ from data.hdf5 import check_labels, content_sha1
 from . import run_lock
 from .cli import BadInput
 from .evaluation import crf_labels, score, unary_scores
-from .replication.stages import run_stage, snapshot_path
+from .stages import run_stage, snapshot_path
 from .scales import SCALES, STAGES, net_options
 
 KIND = "learning-rate tuning"
@@ -43,17 +43,42 @@ def run_settings(run, stage="separate", scale_name="default"):
     missing)."""
     path = Path(run) / "settings.json"
     if path.is_file():
-        return json.loads(path.read_text())
+        return _read_settings(path)
     if stage != "cnn":
         raise BadInput(f"{run}: not a replication run folder (no settings.json); run tools/replicate.py first")
     from nets.crf import DEFAULT_EDGES
 
-    from .replication.run import check_dataset, generate_dataset
+    from .run_folder import check_dataset, generate_dataset
 
     scale, data_dir = SCALES[scale_name], Path("datasets").resolve() / scale_name
     if not check_dataset(data_dir, scale):
         generate_dataset(data_dir, scale, 0)
     return {"scale": scale_name, "data": str(data_dir), "edges": DEFAULT_EDGES, "seed": 0}
+
+
+def _read_settings(path):
+    """A run's settings.json, refused (BadInput naming the file and key) unless a JSON object with
+    what tuning reads: a known scale, the data folder, valid edge classes and a seed."""
+    import sampler
+
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise BadInput(f"{path}: not a run's settings ({e})") from None
+    if not isinstance(settings, dict):
+        raise BadInput(f"{path}: not a run's settings (a JSON object), but {type(settings).__name__}")
+    if settings.get("scale") not in SCALES:
+        raise BadInput(f"{path}: scale {settings.get('scale')!r} is none of {', '.join(SCALES)}")
+    if not isinstance(settings.get("data"), str) or not settings["data"]:
+        raise BadInput(f"{path}: data {settings.get('data')!r} is not a dataset folder")
+    seed = settings.get("seed")
+    if type(seed) is not int or seed < 0:
+        raise BadInput(f"{path}: seed {seed!r} is not a non-negative integer")
+    try:
+        sampler.parse_edges(settings.get("edges"))
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"{path}: {e}") from None
+    return settings
 
 
 def earlier_stage(run, stage, scale):
@@ -125,9 +150,9 @@ def train_method_candidate(method_key, lr, run, iterations, folder):
     with base_lr = lr on the run's stored scores; returns (exported model, seconds)."""
     from nets import crf
 
-    from .compare.methods import SEPARATE
-    from .compare.source import read_run
-    from .compare.train import learn
+    from .methods import SEPARATE
+    from .run_source import read_run
+    from .method_training import learn
     from .scales import Budget
 
     method = {m.key: m for m in SEPARATE}[method_key]
@@ -159,7 +184,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
         scale = dataclasses.replace(scale, iters=scale.iters[:index] + (iterations,) + scale.iters[index + 1:])
     start = start_models(stage, run, settings)
     if stage != "cnn":  # the run's models were trained on its data as it was then
-        from .replication.run import check_data_unchanged
+        from .run_folder import check_data_unchanged
 
         check_data_unchanged(Path(run), Path(settings["data"]))
     check_labels(training_source(stage, run, settings))  # what Caffe will read, before anything is written

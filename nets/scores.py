@@ -12,10 +12,10 @@ import re
 import shutil
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from data import staging
+from data.hdf5 import write_h5
 
 from .runtime import forward_batches, net_from_text
 from .weights import load_weights
@@ -95,10 +95,10 @@ def write_scores(deploy_text, weights, split, out, batch_size=16):
             scores = np.concatenate([s.copy() for _, s in forward_batches(
                 net, "scores", depth[first:last], batch_size, "scores", f"frozen scores {first}-{last - 1}")])
             parts.append(out / f"part-{first // SHARD:05d}.h5")
-            with h5py.File(partial / parts[-1].name, "w") as f:
-                f.create_dataset("scores", data=scores.astype(np.float32))
-                f.create_dataset("label", data=split["label"][first:last, None].astype(np.float32))
-                f.create_dataset("index", data=split["index"][first:last].astype(np.float32))
+            write_h5(partial / parts[-1].name, {
+                "scores": (scores.astype(np.float32, copy=False), {}),
+                "label": (split["label"][first:last, None].astype(np.float32), {}),
+                "index": (split["index"][first:last].astype(np.float32), {})})
         (partial / "train.txt").write_text("".join(f"{p}\n" for p in parts))
         (partial / "meta.json").write_text(json.dumps({"kind": KIND, "weights": str(weights),
                                                        "images": len(depth)}, indent=1) + "\n")

@@ -92,6 +92,8 @@ CASES = {
         case("ds/train.h5 --out missing/s.png", "missing", out="missing"),
         case("ds/train.h5 --out emptydir", "--out", "emptydir"),
         case("ds/train.h5 --out ''", "--out", "is a folder"),
+        case("mixed.txt --out s.png", "mixed.txt", "othersize.h5 holds 16x16", "32x24", out="s.png"),
+        case("noimages.h5 --out s.png", "noimages.h5", "no images", out="s.png"),
         case("ds/train.h5 --out ds/train.h5", "--out", "ds/train.h5", "is the input"),
         case("ds/train.txt --out ds/train.h5", "--out", "ds/train.h5", "is the input"),
         case("ds/train.txt --out ./ds/../ds/sheet.png", "--out", "sheet.png", "lies inside", out="ds/sheet.png"),
@@ -128,6 +130,11 @@ CASES = {
         case(f"{EVAL} --json emptydir", "--json", "emptydir"),
         case(f"{EVAL} --json notes.txt/e.json", "--json", "notes.txt"),
         case(f"{EVAL} --save-predictions notes.txt", "--save-predictions", "notes.txt"),
+        case(EVAL.replace("ds/test.txt", "noimages.h5"), "noimages.h5", "no images"),
+        case(EVAL.replace("ds/test.txt", "mixed.txt"), "mixed.txt", "othersize.h5 holds 16x16", "32x24"),
+        case(EVAL.replace("ds/test.txt", "nobody.h5") + " --json nb.json", "nobody.h5", "no body pixels", out="nb.json"),
+        case(EVAL.replace("deploy.prototxt", "crf5.prototxt"), "crf5.prototxt", "num_labels 5", "20 channels"),
+        case(EVAL.replace("deploy.prototxt", "crf5.prototxt") + " --inference gibbs", "crf5.prototxt", "num_labels 5"),
         case(f"{EVAL} --json ds/test.h5", "--json", "ds/test.h5", "is the input"),
         case(f"{EVAL} --json model.caffemodel", "--json", "model.caffemodel", "is the input"),
         case(f"{EVAL} --json deploy.prototxt", "--json", "deploy.prototxt"),
@@ -167,6 +174,7 @@ CASES = {
         case(f"{IMPORT} --out dsplus", "dsplus", "foreign.txt"),
         case(f"{IMPORT} --out notes.txt", "notes.txt"),
         case("--train junkimages --test bundle.npy --out junkimages", "junkimages"),
+        case("--train negdepth --test bundle.npy --out new", "negdepth/a_depth.png", "-7 mm", out="new"),
     ],
     "make_dataset": [
         case("--train 2", "--out"),
@@ -180,6 +188,8 @@ CASES = {
         case("--out dsplus --train 1 --test 1 --height 8 --width 8", "dsplus", "foreign.txt"),
         case("--out notes.txt --train 1 --test 1 --height 8 --width 8", "notes.txt"),
         case("--out '' --train 1 --test 1 --height 8 --width 8", "not a dataset folder"),
+        case("--out new --height 100000 --width 100000", "100000x100000", "at most 4096", out="new"),
+        case("--out new --train 1000000 --height 4096 --width 4096", "4096x4096", "GiB of memory", out="new"),
     ],
     "make_prototxt": [
         case("--bogus", "--bogus"),
@@ -236,6 +246,9 @@ CASES = {
         case(f"{TUNE} --run mine --record notes.txt", "notes.txt", "not a tuning record", out="w"),
         case(f"{TUNE} --run mine --record emptydir", "--record", "emptydir", out="w"),
         case(f"{TUNE} --run mine --work notes.txt", "--work", "notes.txt"),
+        case(f"{TUNE} --run badrun", "badrun/settings.json", "not a run's settings", out="w"),
+        case(f"{TUNE} --run listrun", "listrun/settings.json", "list", out="w"),
+        case(f"{TUNE} --run hugerun", "hugerun/settings.json", "'huge'", out="w"),
     ],
     "frozen_scores": [
         case("--data ds/train.txt --out sc", "--weights"),
@@ -248,6 +261,8 @@ CASES = {
         case(SCORES.replace("ds/train.txt", "missing.txt"), "missing.txt"),
         case(SCORES.replace("--out sc", "--out notes.txt"), "--out", "notes.txt"),
         case(SCORES.replace("--out sc", "--out mine"), "mine", "not a folder of frozen CNN scores"),
+        case(SCORES.replace("ds/train.txt", "mixed.txt"), "mixed.txt", "othersize.h5 holds 16x16", out="sc"),
+        case(SCORES.replace("ds/train.txt", "noimages.h5"), "noimages.h5", "no images", out="sc"),
         case(SCORES.replace("--out sc", "--out ds"), "--out", "ds"),
         case(SCORES.replace("--out sc", "--out ds/sc"), "--out", "ds/sc", out="ds/sc"),
         case(SCORES.replace("--out sc", "--out scdir"), "scdir", "part-00001.h5 is not a plain file"),
@@ -353,6 +368,7 @@ def workdir(tmp_path_factory, pycaffe):
     (ws / "scextra" / "part-00009.h5").write_bytes(JUNK)  # named like a part, not one train.txt lists
     (ws / "sclink" / "part-00000.h5").unlink()
     (ws / "sclink" / "part-00000.h5").symlink_to(ws / "notes.txt")
+    inputs_that_crashed(ws)
     shutil.copytree(ws / "ds", ws / "dsplus")
     (ws / "dsplus" / "foreign.txt").write_bytes(JUNK)
     depth, label = np.full((2, 6, 8), 6.0, np.float32), np.full((2, 6, 8), 19)
@@ -374,6 +390,39 @@ def frozen_scores(ws, *names):
     assert len(split["depth"]) <= SHARD  # one part each: part-00000.h5
     for name in names:
         write_scores(deploy_net(False, H, W, crf.config(EDGES, 4)), ws / "cnn.caffemodel", split, ws / name)
+
+
+def inputs_that_crashed(ws):
+    """Inputs that ended in a traceback (issue 23): an .h5 of no images, a list of two image sizes,
+    images without body pixels, a CRF layer of 5 labels on the CNN's 20 channels, run settings that
+    are a list or name an unknown scale, a binary report, a negative depth in a NAME_depth.png."""
+    import h5py
+    from PIL import Image
+
+    from data import labels
+    from data.hdf5 import write_split
+
+    with h5py.File(ws / "noimages.h5", "w") as f:
+        for key in ("depth", "label"):
+            f[key] = np.zeros((0, 1, H, W), np.float32)
+        f["index"] = np.zeros(0, np.float32)
+    with h5py.File(ws / "othersize.h5", "w") as f:  # chains 2 and 3: after ds/test.h5's 0 and 1
+        f["depth"], f["label"] = np.full((2, 1, 16, 16), 2.0, np.float32), np.zeros((2, 1, 16, 16), np.float32)
+        f["index"] = np.array([2, 3], np.float32)
+    (ws / "mixed.txt").write_text(f"{ws / 'ds' / 'test.h5'}\n{ws / 'othersize.h5'}\n")
+    write_split(ws / "nobody.h5", np.full((2, H, W), 6.0, np.float32), np.full((2, H, W), labels.BACKGROUND))
+    deploy = (ws / "deploy.prototxt").read_text()
+    assert deploy.count('\\"num_labels\\": 20') == 1
+    (ws / "crf5.prototxt").write_text(deploy.replace('\\"num_labels\\": 20', '\\"num_labels\\": 5'))
+    for name, settings in (("listrun", "[1, 2]"), ("hugerun", '{"scale": "huge", "data": "ds", "seed": 0}')):
+        (ws / name).mkdir()
+        (ws / name / "settings.json").write_text(settings)
+    (ws / "binary.dat").write_bytes(bytes(range(256)))
+    (ws / "negdepth").mkdir()
+    depth = np.full((6, 8), 3000, np.int32)
+    depth[2, 5] = -7
+    Image.fromarray(depth, mode="I").save(ws / "negdepth" / "a_depth.png", format="TIFF")  # read by content
+    Image.fromarray(labels.colourise(np.full((6, 8), labels.BACKGROUND, np.uint8))).save(ws / "negdepth" / "a_label.png")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -539,3 +588,66 @@ def test_eval_saves_predictions_again_over_its_own_files_only(workdir, tmp_path,
     capfd.readouterr()
     assert run_tool("eval", argv) == 2
     assert "notes.txt" in capfd.readouterr().err and snapshot(tmp_path) == before
+
+
+def test_make_dataset_under_a_file_size_limit(tmp_path):
+    """A full disk, as `ulimit -f` makes one: one line naming the file and the cause, the earlier
+    dataset as it was and no staging folder left (h5py's own error path printed tracebacks and
+    ended in a segmentation fault)."""
+    import resource
+
+    import data
+
+    data.make_dataset(tmp_path / "ds", train=1, test=1, height=8, width=8)
+    before = snapshot(tmp_path)
+    limit = 64 * 1024  # bytes; the new train.h5 (40 noisy 64x64 depth images) needs several times that
+    done = subprocess.run([sys.executable, str(REPO / "tools" / "make_dataset.py"), "--out", str(tmp_path / "ds"),
+                           "--train", "40", "--test", "1", "--height", "64", "--width", "64", "--workers", "1"],
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+    check_refusal(done.returncode, done.stderr, ("train.h5", "File too large"), before, snapshot(tmp_path), None,
+                  tmp_path)
+
+
+@pytest.mark.parametrize("argv, names", [
+    ("--report binary.dat --compare-report missing.json", ("--report", "binary.dat")),
+    ("--report missing.json --compare-report binary.dat", ("--compare-report", "binary.dat")),
+    ("--report emptydir --compare-report missing.json", ("--report", "emptydir")),
+    ("--report missing.json --compare-report missing.json --json /proc/audit.json", ("--json", "/proc")),
+])
+def test_audit_refuses_its_files_before_measuring(argv, names, workdir, monkeypatch, capfd):
+    """A report that cannot be read, or a --json that cannot be written, is refused before the
+    claims are measured: found after them, it lost the measured table (a binary report: a raw
+    traceback)."""
+    from experiments.audit import runner
+    from experiments.audit.common import PASS, Result
+
+    measured = []
+
+    def run(quick):
+        measured.append(quick)
+        return Result("1", "a claim", "measured", "-", PASS)
+    claim = type("Claim", (), {"NUMBER": "1", "CLAIM": "a claim", "run": staticmethod(run)})
+    monkeypatch.setattr(runner, "SIMULATED", [claim])
+    monkeypatch.chdir(workdir)
+    before = snapshot(workdir)
+    code = run_tool("audit", ["--quick", *shlex.split(argv)])
+    check_refusal(code, capfd.readouterr().err, names, before, snapshot(workdir), None, workdir)
+    assert not measured
+
+
+def test_tune_run_dot_puts_its_work_folder_beside_the_run(tmp_path, monkeypatch, capfd):
+    """`--run .` from inside a run folder: the default work folder is RUN-tune named after the run
+    ('.' has no name of its own), checked before any work; a run folder without a name (/) asks
+    for --work."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "settings.json").write_text('{"scale": "tiny", "data": "data", "edges": "sparse:1,2", "seed": 0}')
+    (tmp_path / "run-tune").write_bytes(JUNK)  # where the work folder would go: refused, not replaced
+    monkeypatch.chdir(run)
+    before = snapshot(tmp_path)
+    code = run_tool("tune", ["--stage", "cnn", "--lr", "0.001", "--run", "."])
+    check_refusal(code, capfd.readouterr().err, (str(tmp_path / "run-tune"), "--work"), before, snapshot(tmp_path),
+                  None, tmp_path)
+    code = run_tool("tune", ["--stage", "separate", "--lr", "0.001", "--run", "/"])
+    check_refusal(code, capfd.readouterr().err, ("--run /", "--work"), before, snapshot(tmp_path), None, tmp_path)

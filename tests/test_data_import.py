@@ -171,3 +171,61 @@ def test_read_folder_rejects_a_bad_colour_limit(tmp_path, limit):
     write_folder(tmp_path / "f", depth, label)
     with pytest.raises(data.DataError, match="max colour distance must be a finite number >= 0"):
         read_folder(tmp_path / "f", limit)
+
+
+def test_read_split_refuses_no_images_and_a_list_of_two_image_sizes(tmp_path):
+    write_h5(tmp_path / "none.h5", depth=np.zeros((0, 1, 4, 5), np.float32), label=np.zeros((0, 1, 4, 5), np.float32),
+             index=np.zeros(0, np.float32))
+    with pytest.raises(data.DataError, match="none.h5: holds no images"):
+        data.read_split(tmp_path / "none.h5")
+    write_h5(tmp_path / "a.h5")
+    write_h5(tmp_path / "b.h5", depth=np.full((2, 1, 6, 5), 6.0, np.float32), label=np.full((2, 1, 6, 5), 19.0, np.float32),
+             index=np.array([2, 3], np.float32))
+    (tmp_path / "s.txt").write_text(f"{tmp_path / 'a.h5'}\n{tmp_path / 'b.h5'}\n")
+    with pytest.raises(data.DataError) as e:
+        data.read_split(tmp_path / "s.txt")
+    assert all(s in str(e.value) for s in ("s.txt", "b.h5 holds 5x6", "a.h5 5x4")), e.value
+
+
+def test_label_png_is_matched_to_the_palette_in_bounded_memory(tmp_path):
+    """The nearest-colour step made a (H, W, L, 3) float temporary: 1.5 GB for one 2000x2000 label
+    image (8 GB at 6000x6000). Row blocks keep it to a few tens of MB at any size."""
+    import tracemalloc
+
+    n = 2000
+    label = np.full((n, n), L.BACKGROUND, np.uint8)
+    label[300:1700, 800:1200] = 3
+    label[1700:, 900:1100] = 7
+    write_folder(tmp_path / "f", np.full((1, n, n), 2.5, np.float32), label[None])
+    tracemalloc.start()
+    try:
+        got = read_folder(tmp_path / "f")[1][0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (got == label).all()
+    assert peak < 128 * 2**20, f"{peak / 2**20:.0f} MiB"  # the images themselves: about 50 MiB
+
+
+def test_negative_depth_in_a_depth_png_is_refused_on_import(tmp_path):
+    """Pillow reads a NAME_depth.png by its content, so a 32-bit greyscale image there holds any
+    integer: a negative millimetre count is refused naming the file, the value and where it is."""
+    depth, label = fake_images(n=1)
+    write_folder(tmp_path / "f", depth, label)
+    mm = np.rint(depth[0] * 1000).astype(np.int32)
+    mm[3, 4] = -12
+    Image.fromarray(mm, mode="I").save(tmp_path / "f" / "img00_depth.png", format="TIFF")
+    with pytest.raises(data.DataError, match=r"img00_depth.png: depth holds .*-12 mm at row 3, column 4"):
+        import_dataset(tmp_path / "ds", {"train": tmp_path / "f", "test": tmp_path / "f"})
+    assert not (tmp_path / "ds").exists()
+
+
+def test_an_image_past_pillows_pixel_limit_is_one_error(tmp_path, monkeypatch):
+    """Pillow warns (a stray line on stderr) past MAX_IMAGE_PIXELS and raises past twice that:
+    either is one DataError naming the file."""
+    depth, label = fake_images(n=1, h=12, w=16)
+    write_folder(tmp_path / "f", depth, label)
+    for limit in (150, 90):  # 192 pixels: over the limit, then over twice it
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", limit)
+        with pytest.raises(data.DataError, match="img00_depth.png: unreadable image .*exceeds limit"):
+            read_folder(tmp_path / "f")

@@ -97,6 +97,16 @@ def test_help(name, capsys):
     assert "usage:" in capsys.readouterr().out
 
 
+def test_make_dataset_help_gives_the_largest_image_size(tmp_path, capsys):
+    from data.generate import MAX_SIDE
+
+    assert exit_status(tool("make_dataset").main, ["--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"image height in pixels, 8..{MAX_SIDE}" in out and f"image width in pixels, 8..{MAX_SIDE}" in out
+    assert exit_status(tool("make_dataset").main, ["--out", str(tmp_path / "ds"), "--height", str(MAX_SIDE + 1)]) == 2
+    assert f"at most {MAX_SIDE}" in capsys.readouterr().err
+
+
 def write_empty_bundle(path, shape):
     with open(path, "wb") as f:
         for a in (np.zeros(shape, np.float32), np.zeros(shape, np.int64), np.zeros((0, 3), np.int32), np.zeros(0, np.int32)):

@@ -20,7 +20,7 @@ import time
 import numba
 
 from experiments import cli
-from experiments.audit.runner import audit, summary, table
+from experiments.audit.runner import audit, check_paths, summary, table
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -47,6 +47,7 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def work():
+        check_paths({"--report": args.report, "--compare-report": args.compare_report}, args.json)
         numba.set_num_threads(args.threads)
         start = time.perf_counter()
         rows = audit(args.quick, args.report, sys.stderr, args.compare_report)

@@ -9,6 +9,7 @@ HDF5Data sources) and OUT/meta.json; the same seed gives byte-identical files.
 import sys
 
 from data import make_dataset
+from data.generate import MAX_SIDE
 from experiments import cli
 from experiments.scales import SCALES
 
@@ -20,9 +21,10 @@ def main(argv=None):
     ap.add_argument("--train", type=cli.positive_int, default=default.train, help="training images (default %(default)s)")
     ap.add_argument("--test", type=cli.positive_int, default=default.test, help="test images (default %(default)s)")
     ap.add_argument("--height", type=cli.positive_int, default=default.height,
-                    help="image height in pixels (default %(default)s; 240 paper-scale)")
+                    help=f"image height in pixels, 8..{MAX_SIDE} (default %(default)s; 240 paper-scale)")
     ap.add_argument("--width", type=cli.positive_int, default=default.width,
-                    help="image width in pixels (default %(default)s; 320 paper-scale)")
+                    help=f"image width in pixels, 8..{MAX_SIDE} (default %(default)s; 320 paper-scale); the images "
+                         "must fit in memory (refused before any work otherwise)")
     ap.add_argument("--seed", type=cli.non_negative_int, default=0, help="random seed (default 0)")
     ap.add_argument("--workers", type=cli.positive_int, default=2, help="worker processes (default 2)")
     args = ap.parse_args(argv)

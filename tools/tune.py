@@ -17,6 +17,7 @@ takes --scale's defaults).
 A record of the same experiment already at --record gains the new candidates, and the best
 of all of them is chosen.
 """
+import argparse
 import os
 import pathlib
 import sys
@@ -47,6 +48,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.method != "gibbs" and (args.stage != "separate" or args.iterations is None):
         p.error("--method other than gibbs: needs --stage separate and --iterations")
+    if args.work is None:  # RUN-tune beside the run folder, named after it ("--run ." too)
+        run = args.run.resolve()
+        if not run.name:
+            p.error(f"--run {args.run}: has no folder name to derive the work folder from; pass --work")
+        try:
+            args.work = cli.output_folder(str(run.with_name(run.name + "-tune")))
+        except argparse.ArgumentTypeError as e:
+            p.error(f"--work (default RUN-tune): {e}")
 
     def work():
         from experiments.tuning import (check_record_path, run_settings, stage_iterations, start_models, tune,
@@ -59,8 +68,7 @@ def main(argv=None):
         check_record_path(path, stage=args.stage, method=args.method,
                           iterations=stage_iterations(args.stage, settings, args.iterations),
                           start=start_models(args.stage, args.run, settings))
-        record = tune(args.stage, args.lr, args.run, args.work or args.run.with_name(args.run.name + "-tune"),
-                      args.scale, args.method, args.iterations)
+        record = tune(args.stage, args.lr, args.run, args.work, args.scale, args.method, args.iterations)
         record = write_record(record, path)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "

@@ -5,7 +5,8 @@ the stage-1 CNN (separate learning) and decoded by Gibbs max-marginals, with a p
 bootstrap interval over test images):
   gains.gibbs.gibbs_ml_vs_<method>.{mean, ci} for method in ALTERNATIVES
   settings.scale, settings.run_settings.test (shown only, when present)
-A missing report gives "not run"; a report that lacks a key, or is not JSON, FAILs.
+A missing report gives "not run"; a report that lacks a key FAILs; one that cannot be read as a
+JSON object FAILs here and is refused by tools/audit.py before it measures anything.
 """
 from .common import FAIL, Result, verdict
 from .report import ReportError, fmt, gain, load

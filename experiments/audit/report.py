@@ -6,7 +6,8 @@ bootstrap interval over test images):
   gains.separate_vs_cnn, gains.joint_vs_separate, gains.joint_vs_cnn .{mean, ci}  claim 7
   results.<method>.part_accuracy for method in cnn, separate, joint, meanfield, and
   settings.scale, settings.test (shown only, when present)
-A missing report gives "not run"; a report that lacks a key, or is not JSON, FAILs.
+A missing report gives "not run"; a report that lacks a key FAILs; one that cannot be read as a
+JSON object FAILs here and is refused by tools/audit.py before it measures anything.
 """
 import json
 import math
@@ -28,7 +29,7 @@ def load(path):
         return None
     try:
         report = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+    except (OSError, ValueError) as e:  # ValueError: not JSON, or not text at all (UnicodeDecodeError)
         raise ReportError(f"cannot read {path}: {e}") from None
     if not isinstance(report, dict):
         raise ReportError(f"{path} is not a JSON object")

@@ -1,8 +1,10 @@
 """Running the claims: each simulated claim timed (an exception is a FAIL row), then the rows
 read from a replication report and from a learning comparison's report, and the verdict table."""
+import tempfile
 import textwrap
 import time
 
+from ..cli import BadInput
 from . import SIMULATED, learning, report
 from .common import FAIL, NOT_RUN, PASS, Result
 
@@ -28,6 +30,24 @@ def audit(quick, report_path, log, compare_path):
         rows.append(measure(module, quick))
         print(f"      {rows[-1].status} ({rows[-1].details['seconds']:.0f} s)", file=log, flush=True)
     return rows + report.run(report_path) + learning.run(compare_path)
+
+
+def check_paths(reports, json_out):
+    """BadInput, before any measuring, for a report ({option: path}) that is there but cannot be read
+    as a JSON object, and for a --json whose folder cannot be written: found after the measuring,
+    either would lose its table."""
+    for option, path in reports.items():
+        try:
+            report.load(path)
+        except report.ReportError as e:
+            raise BadInput(f"{option}: {e}") from None
+    if json_out:
+        folder = next(p for p in (json_out.parent, *json_out.parents) if p.exists())  # made when missing
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as e:
+            raise BadInput(f"--json {json_out}: cannot write in {folder} ({e.strerror})") from None
 
 
 def table(rows):
