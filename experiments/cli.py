@@ -24,6 +24,11 @@ class BadInput(Exception):
 BAD_INPUT = (BadInput, DataError, ParamError, ModelError, ScoresError, OSError)
 
 
+class Failed(RuntimeError):
+    """Work that failed (a training stage, say) after the input was accepted; the message names
+    what failed and where its log is. run_command reports it in one line, exit status 1."""
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with the tool's docstring as help and usage errors on one line (exit 2)."""
 
@@ -64,6 +69,21 @@ def run(prog, work):
     except BAD_INPUT as e:
         print(f"{prog}: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
+
+
+def run_command(prog, produce, table, out):
+    """run() for a command that trains stages and writes OUT/report.md: prints the report's
+    table, or a failure's one line with exit status 1."""
+    def work():
+        try:
+            rep = produce()
+        except Failed as e:
+            print(f"{prog}: {e}", file=sys.stderr)
+            return 1
+        print(table(rep))
+        print(f"\nreport: {out / 'report.md'}")
+
+    return run(prog, work)
 
 
 def _number(convert, test, wanted):

@@ -1,6 +1,6 @@
 """Each compared method's model: Gibbs ML's are the replication run's; piecewise tables are
 counted from the training labels; every other method learns through `caffe train`
-(replication.stages.run_stage: resumable, a finished stage kept) on the run's data, batches and
+(experiments.stages.run_stage: resumable, a finished stage kept) on the run's data, batches and
 CNN, and is exported like the run's models (nets.export)."""
 import time
 
@@ -11,8 +11,8 @@ from nets.export import export_model, export_tables
 from nets.prototxt import LEARNING, solver, train_net
 from sampler.learning import piecewise_tables
 
-from ..replication.caffe_log import iteration_seconds, training_seconds
-from ..replication.stages import run_stage, snapshot_path
+from .caffe_log import iteration_seconds, training_seconds
+from .stages import run_stage, snapshot_path
 from .methods import GIBBS
 
 GIBBS_ITERS = {"separate": 1, "joint": 2}  # the stages' positions in the run's iters

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from nets.scores import read_meta
 
-from ..cli import BadInput
-from ..scales import STAGES
+from .cli import BadInput
+from .scales import STAGES
 
 @dataclass(frozen=True)
 class Run:

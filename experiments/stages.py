@@ -25,30 +25,15 @@ from tqdm import tqdm
 
 from nets.weights import ModelError, blob_array, read_netparameter
 
-from .. import cli
+from . import cli
 
-REPO = Path(__file__).resolve().parents[2]  # the checkout: runs use its .venv/bin/caffe
+REPO = Path(__file__).resolve().parents[1]  # the checkout: runs use its .venv/bin/caffe
 CAFFE = REPO / ".venv" / "bin" / "caffe"
 ITERATION = re.compile(r"\] Iteration (\d+)")
 
 
-class StageError(RuntimeError):
+class StageError(cli.Failed):
     """`caffe train` failed; the message names the stage and its log."""
-
-
-def run_command(prog, produce, table, out):
-    """experiments.cli.run for a command that trains stages and writes OUT/report.md: prints the
-    report's table, or a failed stage's one line with exit status 1."""
-    def work():
-        try:
-            rep = produce()
-        except StageError as e:
-            print(f"{prog}: {e}", file=sys.stderr)
-            return 1
-        print(table(rep))
-        print(f"\nreport: {out / 'report.md'}")
-
-    return cli.run(prog, work)
 
 
 def snapshot_path(snapshots, stage, iteration, ext="caffemodel"):

@@ -2,7 +2,7 @@
 and seconds per iteration once training runs (set-up and compilation left out)."""
 import pytest
 
-from experiments.replication.caffe_log import iteration_seconds, training_curve, training_seconds
+from experiments.caffe_log import iteration_seconds, training_curve, training_seconds
 
 SESSION_1 = """$ caffe train -solver s.prototxt
 I20261129 23:59:50.000000 1 caffe.cpp:197] Use CPU.

@@ -237,7 +237,7 @@ def test_a_failed_export_leaves_no_partial_file_and_the_next_removes_a_killed_on
 
 @pytest.mark.caffe
 def test_pruning_deletes_only_the_snapshots_caffe_wrote(tmp_path):
-    from experiments.replication import stages
+    from experiments import stages
 
     caffes = ["s_iter_2.caffemodel", "s_iter_2.solverstate", "s_iter_10.caffemodel", "s_iter_10.solverstate"]
     users = ["s_iter_2.caffemodel.keep", "s_iter_best.caffemodel", "s_iter_best.solverstate", "s_iter_02.caffemodel",
@@ -258,7 +258,7 @@ def test_pruning_deletes_only_the_snapshots_caffe_wrote(tmp_path):
 
 @pytest.mark.caffe
 def test_a_stage_keeps_odd_snapshot_names_and_caffes_log_in_the_run_folder(caffe_bin, tmp_path, monkeypatch):
-    from experiments.replication import stages
+    from experiments import stages
 
     run, tmp = tmp_path / "run", tmp_path / "tmp"
     for folder in (run / "snapshots", tmp):

@@ -61,7 +61,7 @@ def test_a_stage_stopped_and_resumed_ends_bit_for_bit_as_the_uninterrupted_run(t
     """Ctrl-C (SIGINT) after the stage's first snapshot at a whole epoch: Caffe stops and snapshots
     where it is, between epochs; run_stage resumes from the whole-epoch snapshot instead, and the
     final weights (theta and the chain store included) equal the run's, which never stopped."""
-    from experiments.replication.stages import CAFFE, finished, pair_problem, run_stage
+    from experiments.stages import CAFFE, finished, pair_problem, run_stage
     from nets.weights import blob_array, read_netparameter
 
     out = tiny_run / "run"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from data.errors import DataError
-from experiments.replication import stages
+from experiments import stages
 
 pytestmark = pytest.mark.caffe
 

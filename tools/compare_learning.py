@@ -18,7 +18,6 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # Caffe's per-net set-up chatter
 from experiments import cli  # noqa: E402
 from experiments.compare import report  # noqa: E402
 from experiments.compare.run import compare  # noqa: E402
-from experiments.replication.stages import run_command  # noqa: E402
 from experiments.scales import COMPARISON  # noqa: E402
 
 
@@ -32,7 +31,7 @@ def main(argv=None):
     run = (args.run or Path("runs") / args.scale).resolve()
     out = (args.out or Path("runs") / ("compare" if args.scale == "default" else f"compare-{args.scale}")).resolve()
 
-    return run_command(p.prog, lambda: compare(args.scale, run, out), report.table, out)
+    return cli.run_command(p.prog, lambda: compare(args.scale, run, out), report.table, out)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from pathlib import Path
 from experiments import cli
 from experiments.replication import report
 from experiments.replication.run import replicate
-from experiments.replication.stages import run_command
 from experiments.scales import SCALES
 from nets.crf import DEFAULT_EDGES
 
@@ -33,7 +32,7 @@ def main(argv=None):
     def produce():
         return replicate(args.scale, SCALES[args.scale], out, data_dir, args.edges, args.seed)
 
-    return run_command(p.prog, produce, report.table, out)
+    return cli.run_command(p.prog, produce, report.table, out)
 
 
 if __name__ == "__main__":

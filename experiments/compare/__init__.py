@@ -3,9 +3,10 @@ Gibbs chains against the approximations it argues against, on the same CNN, edge
 and batches (a finished replication run's), every learned model evaluated with Gibbs
 max-marginals, mean field and ICM.
 
-methods.py  what is compared and how each learns
-train.py    each method's stages through `caffe train` (replication.stages.run_stage), its model
 evaluate.py every model x inference scored on the test set (experiments.evaluation)
 report.py   report.json / report.md: the table, paired gains, training times, theta's repulsion
 run.py      the whole comparison, resumable, in a folder that records its settings
+
+What is compared and how each method learns (experiments.methods, experiments.method_training)
+is shared with tuning, which chooses the compared methods' rates.
 """

@@ -6,9 +6,9 @@ import json
 
 import numpy as np
 
-from ..replication.report import paired_gain
+from ..evaluation import paired_gain
 from .evaluate import INFERENCES
-from .methods import gibbs_of
+from ..methods import gibbs_of
 
 INFERENCE_LABELS = {"gibbs": "Gibbs max-marginals", "meanfield": "mean field", "icm": "ICM"}
 

@@ -13,14 +13,14 @@ from data import read_split
 from nets import crf
 from nets.weights import crf_tables
 
-from ..replication.run import run_folder
+from ..run_folder import run_folder
 from ..scales import COMPARISON
 from ..theta_plot import plot_theta
 from . import report
 from .evaluate import evaluate
-from .methods import MEANFIELD_STEPS, chosen
-from .source import read_run
-from .train import train
+from ..methods import MEANFIELD_STEPS, chosen
+from ..run_source import read_run
+from ..method_training import train
 
 
 def compare(scale, run_dir, out):

@@ -1,1 +1,3 @@
-"""The replication run's parts: scales, stages under `caffe train`, evaluation, report."""
+"""The replication run's parts: the run itself, evaluation of its rows, report, figures. Shared
+with the comparison and tuning, beside this package: the stages under `caffe train`
+(experiments.stages), the run folder and its data (experiments.run_folder), scales."""

@@ -11,7 +11,7 @@ from data import labels  # noqa: E402
 from nets.weights import crf_tables  # noqa: E402
 
 from ..theta_plot import plot_theta  # noqa: E402
-from .caffe_log import training_curve  # noqa: E402
+from ..caffe_log import training_curve  # noqa: E402
 
 
 def comparison_sheet(depth, truth, predictions, out, count):

@@ -2,10 +2,7 @@
 intervals, paired gains, settings, stage times and pictures."""
 import json
 
-import numpy as np
-
-from data import metrics
-
+from ..evaluation import paired_gain
 from .evaluation import ROWS
 
 # (gain key, better row, baseline row): the comparisons the paper argues for.
@@ -19,16 +16,6 @@ GAINS = (
     ("gibbs_vs_icm", "joint", "icm"),
 )
 METRICS = ("part_accuracy", "pixel_accuracy", "mean_class_accuracy", "mean_iou")
-
-
-def paired_gain(a, b):
-    """Gain in body-part accuracy of row a over row b on the same test images, with a paired
-    bootstrap interval (images resampled, both rows together)."""
-    correct_a = np.asarray(a["per_image_part_correct"])
-    correct_b = np.asarray(b["per_image_part_correct"])
-    total = np.asarray(a["per_image_part_total"])
-    return {"mean": float((correct_a - correct_b).sum() / total.sum()),
-            "ci": metrics.bootstrap_ratio_ci(correct_a - correct_b, total)}
 
 
 def build(results, settings, stage_seconds, eval_seconds):

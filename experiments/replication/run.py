@@ -4,90 +4,23 @@ of every method on the test set, and a report with the paper's table.
 Re-running continues from what exists: the dataset and finished stages are kept, an
 interrupted stage resumes from its last snapshot, and evaluation is redone.
 """
-import contextlib
 import json
-import sys
 import time
 from dataclasses import asdict
 
 import numpy as np
 
 from data import check_chain_indices, read_split
-from data.hdf5 import check_labels, content_sha1, image_shape
 from nets import crf, prototxt
 from nets.export import export_model
 from nets.prototxt import STAGES, deploy_net
 from nets.scores import read_meta, write_scores
 
-from .. import run_lock
-from ..cli import BadInput
+from ..run_folder import check_data_unchanged, check_dataset, generate_dataset, run_folder
 from ..scales import net_options
+from ..stages import finished, run_stage
 from . import figures, report
 from .evaluation import evaluate_rows
-from .stages import finished, run_stage
-
-
-def check_dataset(folder, scale):
-    """True when folder holds the scale's dataset (its image counts and size, as the .h5 files
-    hold them, and labels Caffe can take); False when it may be generated there; otherwise
-    BadInput (or DataError) naming the folder, before anything is written."""
-    from data.dataset_dir import check_out_dir
-
-    meta_file = folder / "meta.json"
-    if not meta_file.exists():
-        check_out_dir(folder)  # a folder of someone else's files is refused now
-        return False
-    if not isinstance(read_json(meta_file), dict):
-        raise BadInput(f"{meta_file}: not a dataset's meta.json (a JSON object); pass another --data")
-    (train, height, width), (test, *test_size) = (image_shape(folder / f"{s}.txt") for s in ("train", "test"))
-    if (train, test) != (scale.train, scale.test):
-        raise BadInput(f"{folder} holds {(train, test)} train/test images, the scale wants "
-                       f"{(scale.train, scale.test)}; pass another --data")
-    for size in ((height, width), tuple(test_size)):
-        if size != (scale.height, scale.width):
-            raise BadInput(f"{folder} holds {size[1]}x{size[0]} (WxH) images, the scale wants "
-                           f"{scale.width}x{scale.height}; pass another --data")
-    for split in ("train", "test"):
-        check_labels(folder / f"{split}.txt")
-    return True
-
-
-DATA_SHA1 = "data_sha1"  # settings.json's record of the data files the run trained on
-
-
-def check_data_unchanged(out, data_dir, record=False):
-    """Refuse a run whose data files changed since it recorded them in settings.json (its models
-    were trained on the old ones); with record, record them when it has not."""
-    path = out / "settings.json"
-    if not path.is_file():
-        return
-    settings, now = read_json(path), {}
-    for split in ("train", "test"):
-        now.update(content_sha1(data_dir / f"{split}.txt"))
-    before = settings.get(DATA_SHA1)
-    if before is None:
-        if record:
-            path.write_text(json.dumps({**settings, DATA_SHA1: now}, indent=1) + "\n")
-        return
-    for name in sorted(set(before) | set(now)):
-        if before.get(name) != now.get(name):
-            raise BadInput(f"{name}: changed since the run in {out} used it (SHA-1 {before.get(name)} then, "
-                           f"{now.get(name)} now); use a new --out or remove the run folder")
-
-
-def read_json(path):
-    try:
-        return json.loads(path.read_text())
-    except (UnicodeDecodeError, ValueError) as e:
-        raise BadInput(f"{path}: not JSON ({e})") from None
-
-
-def generate_dataset(folder, scale, seed):
-    import data
-
-    print(f"generating the dataset into {folder}", file=sys.stderr)
-    data.make_dataset(folder, train=scale.train, test=scale.test, height=scale.height,
-                      width=scale.width, seed=seed, workers=2, progress=True)
 
 
 def train(scale, data_dir, out, logs):
@@ -125,38 +58,6 @@ def ensure_scores(cnn_weights, data_dir, folder, scale):
     settings = crf.config(num_images=scale.train)
     write_scores(deploy_net(False, scale.height, scale.width, settings), cnn_weights,
                  read_split(data_dir / "train.txt"), folder)
-
-
-@contextlib.contextmanager
-def run_folder(out, settings):
-    """The with-block runs holding out's lock (experiments.run_lock), with the run's settings in
-    out/settings.json; refused (before anything is written) when another process holds the
-    folder, or it holds another run's settings (a rerun continues a run; it never reports one
-    setting's models under another's name) or anything that is not a run folder (nothing of
-    someone else's is overwritten)."""
-    started = check_settings(out, settings)
-    with run_lock.hold(out):
-        if not (started or check_settings(out, settings)):  # again: another run may have begun it meanwhile
-            (out / "settings.json").write_text(json.dumps(settings, indent=1) + "\n")
-        yield
-
-
-def check_settings(out, settings):
-    """True when out holds a run of these settings, False when out is absent or empty (but for
-    its lock file), BadInput otherwise."""
-    path = out / "settings.json"
-    if path.exists():
-        before = read_json(path)
-        if not isinstance(before, dict):
-            raise BadInput(f"{path}: not a run's settings (a JSON object); pass another --out")
-        changed = [f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now"
-                   for k in sorted((set(before) | set(settings)) - {DATA_SHA1}) if before.get(k) != settings.get(k)]
-        if changed:
-            raise BadInput(f"{out} holds a run with other settings ({'; '.join(changed)}); pass another --out")
-        return True
-    if out.exists() and any(p.name != run_lock.LOCK for p in out.iterdir()):
-        raise BadInput(f"{out} is not empty and holds no run (no settings.json); pass another --out")
-    return False
 
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
