@@ -102,3 +102,21 @@ def predict_forest(forest, depth):
         x = features(depth[i], rows, cols, forest.probes, forest.focal)
         preds[i] = forest.classifier.predict(x).reshape(h, w)
     return preds
+
+
+def forest_report(dataset, settings=ForestSettings(), train_images=None, test_images=None):
+    """score() of a forest trained on a dataset folder's train split (its first train_images)
+    and run on its test split (the first test_images), with the prediction speed."""
+    import time
+
+    from data import read_split
+
+    from .evaluation import score
+
+    train, test = read_split(dataset / "train.h5"), read_split(dataset / "test.h5")
+    forest = train_forest(train["depth"][:train_images], train["label"][:train_images], settings)
+    depth, truth = test["depth"][:test_images], test["label"][:test_images]
+    started = time.perf_counter()
+    report = score(truth, predict_forest(forest, depth), depth)
+    report["images_per_second"] = len(depth) / (time.perf_counter() - started)
+    return report

@@ -216,6 +216,22 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
             "candidates": candidates, "chosen": chosen, "date": time.strftime("%Y-%m-%d")}
 
 
+RECORDS = Path(__file__).resolve().parents[1] / "nets" / "tuning"  # the records nets/prototxt.py cites
+
+
+def tune_and_record(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None, path=None):
+    """tune(), with the record merged into `path` (default nets/tuning/STAGE.json or
+    STAGE-METHOD.json), which is checked first; returns (the record written, its path)."""
+    name = stage if method == "gibbs" else f"{stage}-{method}"
+    path = path or RECORDS / f"{name}.json"
+    check_record_path(path)
+    settings = run_settings(run, stage, scale_name)
+    check_record_path(path, stage=stage, method=method, iterations=stage_iterations(stage, settings, iterations),
+                      start=start_models(stage, run, settings))
+    record = tune(stage, rates, run, work, scale_name, method, iterations)
+    return write_record(record, path), path
+
+
 def check_record_path(path, **experiment):
     """Refuse, before any work, a record path holding something other than a tuning record, or
     the record of another experiment (`experiment`: e.g. stage, method, iterations), which

@@ -117,3 +117,17 @@ def _remove(folder, names):
         (folder / name).unlink()
     if folder.exists():
         folder.rmdir()
+
+
+def frozen_scores(weights, data, out, batch_size=16):
+    """The stage-1 CNN (weights) run over a training split (train.txt or .h5), written as the
+    scores folder `out` (tools/frozen_scores.py); returns its train.txt."""
+    from data import read_split
+
+    from . import crf
+    from .prototxt import deploy_net
+
+    split = read_split(data)
+    _, height, width = split["depth"].shape
+    deploy = deploy_net(False, height, width, crf.config(num_images=len(split["depth"])))
+    return write_scores(deploy, weights, split, out, batch_size)

@@ -11,16 +11,13 @@ claim that ran passed, 1 otherwise.
   .venv/bin/python tools/audit.py --json audit.json   # the full audit, under 20 minutes
 """
 import argparse
-import dataclasses
-import json
 import pathlib
 import sys
-import time
 
 import numba
 
 from experiments import cli
-from experiments.audit.runner import audit, check_paths, summary, table
+from experiments.audit.runner import run_audit, summary, table
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -47,21 +44,11 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def work():
-        check_paths({"--report": args.report, "--compare-report": args.compare_report}, args.json)
-        numba.set_num_threads(args.threads)
-        start = time.perf_counter()
-        rows = audit(args.quick, args.report, sys.stderr, args.compare_report)
-        elapsed = time.perf_counter() - start
+        rows, elapsed = run_audit(args.quick, args.report, args.compare_report, args.json, args.threads)
         print(table(rows))
         passed, ran = summary(rows)
         print(f"{passed}/{ran} claims that ran passed, {len(rows) - ran} not run; "
               f"{'quick' if args.quick else 'full'} audit in {elapsed:.0f} s")
-        if args.json:
-            args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps({"quick": args.quick, "seconds": round(elapsed, 1),
-                                             "report": str(args.report),
-                                             "compare_report": str(args.compare_report),
-                                             "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
         return 0 if passed == ran else 1
 
     return cli.run(p.prog, work)

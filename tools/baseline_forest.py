@@ -7,11 +7,10 @@ trained on a dataset's train split and scored on its test split with the paper's
 """
 import json
 import sys
-import time
 
 from experiments import cli
-from experiments.evaluation import report_lines, score
-from experiments.forest import ForestSettings, predict_forest, train_forest
+from experiments.evaluation import report_lines
+from experiments.forest import ForestSettings, forest_report
 
 
 def main(argv=None):
@@ -30,17 +29,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     def work():
-        from data import read_split
-
-        train = read_split(args.dataset / "train.h5")
-        test = read_split(args.dataset / "test.h5")
         settings = ForestSettings(features=args.features, pixels=args.pixels, trees=args.trees,
                                   max_depth=args.max_depth, seed=args.seed, workers=args.workers)
-        forest = train_forest(train["depth"][:args.train_images], train["label"][:args.train_images], settings)
-        depth, truth = test["depth"][:args.test_images], test["label"][:args.test_images]
-        started = time.perf_counter()
-        report = score(truth, predict_forest(forest, depth), depth)
-        report["images_per_second"] = len(depth) / (time.perf_counter() - started)
+        report = forest_report(args.dataset, settings, args.train_images, args.test_images)
         print("\n".join(report_lines(report)))
         if args.json:
             args.json.write_text(json.dumps(report, indent=1))

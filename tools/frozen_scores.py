@@ -21,15 +21,9 @@ def main(argv=None):
     args = p.parse_args(argv)
 
     def work():
-        from data import read_split
-        from nets import crf
-        from nets.prototxt import deploy_net
-        from nets.scores import write_scores
+        from nets.scores import frozen_scores
 
-        split = read_split(args.data)
-        _, height, width = split["depth"].shape
-        deploy = deploy_net(False, height, width, crf.config(num_images=len(split["depth"])))
-        print(write_scores(deploy, args.weights, split, args.out, args.batch_size))
+        print(frozen_scores(args.weights, args.data, args.out, args.batch_size))
 
     return cli.run(p.prog, work)
 

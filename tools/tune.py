@@ -58,18 +58,10 @@ def main(argv=None):
             p.error(f"--work (default RUN-tune): {e}")
 
     def work():
-        from experiments.tuning import (check_record_path, run_settings, stage_iterations, start_models, tune,
-                                        write_record)
+        from experiments.tuning import tune_and_record
 
-        name = args.stage if args.method == "gibbs" else f"{args.stage}-{args.method}"
-        path = args.record or pathlib.Path(__file__).resolve().parents[1] / "nets" / "tuning" / f"{name}.json"
-        check_record_path(path)
-        settings = run_settings(args.run, args.stage, args.scale)
-        check_record_path(path, stage=args.stage, method=args.method,
-                          iterations=stage_iterations(args.stage, settings, args.iterations),
-                          start=start_models(args.stage, args.run, settings))
-        record = tune(args.stage, args.lr, args.run, args.work, args.scale, args.method, args.iterations)
-        record = write_record(record, path)
+        record, path = tune_and_record(args.stage, args.lr, args.run, args.work, args.scale, args.method,
+                                       args.iterations, args.record)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "
               f"record {path}")

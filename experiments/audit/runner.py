@@ -1,5 +1,8 @@
 """Running the claims: each simulated claim timed (an exception is a FAIL row), then the rows
 read from a replication report and from a learning comparison's report, and the verdict table."""
+import dataclasses
+import json
+import sys
 import tempfile
 import textwrap
 import time
@@ -30,6 +33,24 @@ def audit(quick, report_path, log, compare_path):
         rows.append(measure(module, quick))
         print(f"      {rows[-1].status} ({rows[-1].details['seconds']:.0f} s)", file=log, flush=True)
     return rows + report.run(report_path) + learning.run(compare_path)
+
+
+def run_audit(quick, report_path, compare_path, json_out=None, threads=1):
+    """Every claim's row (inputs checked first), the seconds it took, and, with json_out, the rows
+    with their raw numbers written there."""
+    import numba
+
+    check_paths({"--report": report_path, "--compare-report": compare_path}, json_out)
+    numba.set_num_threads(threads)
+    start = time.perf_counter()
+    rows = audit(quick, report_path, sys.stderr, compare_path)
+    elapsed = time.perf_counter() - start
+    if json_out:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps({"quick": quick, "seconds": round(elapsed, 1), "report": str(report_path),
+                                        "compare_report": str(compare_path),
+                                        "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+    return rows, elapsed
 
 
 def check_paths(reports, json_out):
