@@ -6,12 +6,13 @@ E(y) = sum_i u_i(y_i) + sum of pair terms, p(y) proportional to exp(E(y)).
 """
 from . import exact, inference, learning
 from .api import (conditionals, energy, icm, marginals, meanfield, pair_counts, pseudo_log_likelihood, sweep,
-                  train_step)
+                  train_step, weight_statistics, weighted_pair_counts)
 from .backends import available_backends
 from .chains import ChainStore, ChainStoreError
 from .colouring import colour_map, colouring
 from .offsets import parse_edges, sparse, window
 
 __all__ = ["window", "sparse", "parse_edges", "colouring", "colour_map", "sweep", "train_step", "marginals",
-           "conditionals", "pseudo_log_likelihood", "energy", "pair_counts", "icm", "meanfield",
+           "conditionals", "pseudo_log_likelihood", "energy", "pair_counts", "weighted_pair_counts",
+           "weight_statistics", "icm", "meanfield",
            "ChainStore", "ChainStoreError", "exact", "inference", "learning", "available_backends"]

@@ -51,6 +51,43 @@ def model(scores_, theta, offsets):
     return s, t, d
 
 
+def weighted_model(scores_, theta, offsets, weights):
+    """model() when weights is None, with None for the weights; else validated (scores, theta
+    (C, K, L, L), offsets, weights (N, K, H, W)) that agree on N, H, W, L, C and K."""
+    if weights is None:
+        if np.ndim(theta) == 4:
+            raise ValueError(f"theta: (C, K, L, L) tables {np.shape(theta)} need per-pixel weights (weights=)")
+        return (*model(scores_, theta, offsets), None)
+    s = scores(scores_)
+    d = parse_edges(offsets)
+    n, num_labels, h, w = s.shape
+    wt = pixel_weights(weights, (n, h, w))
+    t = tables(theta, len(d), num_labels)
+    if t.shape[1] != wt.shape[1]:
+        raise ValueError(f"theta: {t.shape[1]} tables per class, but weights has K = {wt.shape[1]} (shape {wt.shape})")
+    return s, t, d, wt
+
+
+def pixel_weights(value, shape, name="weights"):
+    """(N, K, H, W) float32, finite, K >= 1; `shape` is (N, H, W)."""
+    wt = _float(value, name, 4)
+    if wt.shape[1] == 0 or (wt.shape[0], wt.shape[2], wt.shape[3]) != tuple(shape):
+        raise ValueError(f"{name}: expected shape (N, K, H, W) with (N, H, W) = {tuple(shape)} and K >= 1, "
+                         f"got {wt.shape}")
+    return wt
+
+
+def tables(theta, num_classes, num_labels=None):
+    """(C, K, L, L) float32, finite, for C classes and L labels (None: any L in 2..MAX_LABELS)."""
+    t = _float(theta, "theta", 4)
+    if num_labels is None and 2 <= t.shape[2] <= MAX_LABELS:
+        num_labels = t.shape[2]
+    if t.shape[0] != num_classes or t.shape[2:] != (num_labels, num_labels) or t.shape[1] == 0:
+        expected = f"(C, L) = {(num_classes, num_labels)}" if num_labels else f"C = {num_classes}, L in 2..{MAX_LABELS}"
+        raise ValueError(f"theta: expected shape (C, K, L, L) with {expected} for {num_classes} offsets, got {t.shape}")
+    return t
+
+
 def labels(value, shape, num_labels, name="labels"):
     """A fresh (N, H, W) uint8 copy; `shape` is (N, H, W)."""
     a = _array(value, name)

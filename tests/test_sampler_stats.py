@@ -37,22 +37,32 @@ def tiny_model(name, seed=0):
     return scores, theta.astype(np.float32), offsets
 
 
-def chain_statistics(scores, theta, offsets, backend, schedule, chains=2000, groups=50, burn_in=30, samples=40):
-    """Group means and standard errors of the label frequencies (L, H, W) and pair counts (C, L, L)."""
+def chain_statistics(scores, theta, offsets, backend, schedule, chains=2000, groups=50, burn_in=30, samples=40,
+                     weights=None):
+    """Group means and standard errors of the label frequencies (L, H, W) and pair counts (C, L, L);
+    with weights (K, H, W), of the weighted pair counts (C, K, L, L) and of the weight statistics
+    (K, H, W) too (tests/test_sampler_gated.py)."""
     num_labels = scores.shape[0]
     batch = np.broadcast_to(scores, (chains,) + scores.shape)
+    batch_weights = None if weights is None else np.ascontiguousarray(np.broadcast_to(weights, (chains,) + weights.shape))
     labels = np.random.default_rng(1).integers(0, num_labels, (chains,) + scores.shape[1:]).astype(np.uint8)
     unary = np.zeros((groups,) + scores.shape)
-    pairs = np.zeros((groups, len(offsets), num_labels, num_labels))
+    pairs = np.zeros((groups,) + np.shape(theta)[:-2] + (num_labels, num_labels))
+    weight_stats = np.zeros((groups,) + np.shape(weights)) if weights is not None else None
     members = np.array_split(np.arange(chains), groups)
     for step in range(burn_in + samples):
         labels = sampler.sweep(batch, labels, theta, offsets, seed=11, step=step, backend=backend,
-                               schedule=schedule)
+                               schedule=schedule, weights=batch_weights)
         if step >= burn_in:
             for g, m in enumerate(members):
                 unary[g] += (labels[m, None] == np.arange(num_labels)[:, None, None]).mean(axis=0)
-                pairs[g] += sampler.pair_counts(labels[m], offsets, num_labels) / len(m)
-    return [(x.mean(axis=0) / samples, x.std(axis=0, ddof=1) / samples / np.sqrt(groups)) for x in (unary, pairs)]
+                if weights is None:
+                    pairs[g] += sampler.pair_counts(labels[m], offsets, num_labels) / len(m)
+                    continue
+                pairs[g] += sampler.weighted_pair_counts(labels[m], batch_weights[m], offsets, num_labels) / len(m)
+                weight_stats[g] += sampler.weight_statistics(labels[m], theta, offsets).mean(axis=0)
+    return [(x.mean(axis=0) / samples, x.std(axis=0, ddof=1) / samples / np.sqrt(groups))
+            for x in (unary, pairs) + (() if weights is None else (weight_stats,))]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

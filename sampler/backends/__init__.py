@@ -3,8 +3,9 @@
 operations below, with numpy_backend's signatures (NumPy arrays in and out). Dropping in
 `cupy_backend.py` is enough to register "cupy" (and to make "auto" prefer it).
 
-Single operations: sweep, icm, conditionals, count, pair_counts, meanfield; numpy_backend
-supplies whichever a backend leaves out. Whole-chain operations: train_step (k sweeps, then the
+Single operations: sweep, icm, conditionals, count, pair_counts, weighted_pair_counts, meanfield;
+numpy_backend supplies whichever a backend leaves out. The operations of the model take the
+keyword `weights` only for image-dependent factors (weighted()). Whole-chain operations: train_step (k sweeps, then the
 pair counts) and marginal_counts (burn-in, then label counts over the sweeps after it), so that
 a backend can keep the chain where it computes (a GPU: one upload, one download); where a
 backend leaves one out, generic.py builds it from that backend's own single operations.
@@ -13,6 +14,7 @@ import functools
 import importlib
 
 from . import generic
+from .generic import weighted  # noqa: F401 (the keyword arguments that pass weights on to an operation)
 
 NAMES = ("cupy", "numba", "numpy")  # also the order "auto" prefers
 WHOLE_CHAIN = ("train_step", "marginal_counts")

@@ -33,6 +33,7 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import binding as llvm_binding
 from llvmlite import ir
 from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
@@ -166,6 +167,16 @@ def _vadd(typingctx, a, b):
 
 
 @intrinsic
+def _vabs(typingctx, a):
+    """|a|, lane by lane."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_IR_VECTOR, [_IR_VECTOR]),
+                                                  f"llvm.fabs.v{LANES}f32")
+        return builder.call(function, list(args))
+    return _vector(a), codegen
+
+
+@intrinsic
 def _vadd_abs(typingctx, total, a):
     """total + |a|, lane by lane."""
     def codegen(context, builder, signature, args):
@@ -176,15 +187,69 @@ def _vadd_abs(typingctx, total, a):
 
 
 @intrinsic
-def _vlargest(typingctx, a, b):
-    """The largest lane of a and b, by halving."""
+def _vbroadcast(typingctx, array, index):
+    """array[index] of a 1-d float32 array in every lane (one broadcast load; no bounds check)."""
     def codegen(context, builder, signature, args):
-        values, width = _ir_larger(builder, *args), LANES
-        while width > 1:
-            width //= 2
-            mask = ir.Constant(ir.VectorType(_I32, LANES), [(i + width) % LANES for i in range(LANES)])
-            values = _ir_larger(builder, values, builder.shuffle_vector(values, values, mask))
-        return builder.extract_element(values, ir.Constant(_I32, 0))
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        value = builder.load(builder.gep(data, [args[1]]), align=4)
+        lanes = builder.insert_element(ir.Constant(_IR_VECTOR, None), value, ir.Constant(_I32, 0))
+        return builder.shuffle_vector(lanes, lanes, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+    return _vector(array, index), codegen
+
+
+# An empty inline assembly statement hides a value from the optimiser, which would otherwise turn the
+# sum of two broadcasts into a scalar sum and a broadcast (one instruction more than a vector sum
+# with a broadcast operand). Only where one vector fits one register: AVX-512, on the host CPU.
+_OPAQUE = not numba.config.CPU_NAME and bool(llvm_binding.get_host_cpu_features().get("avx512f"))
+
+
+@intrinsic
+def _vopaque(typingctx, a):
+    """a, opaque to the optimiser (see _OPAQUE)."""
+    def codegen(context, builder, signature, args):
+        if not _OPAQUE:
+            return args[0]
+        return builder.asm(ir.FunctionType(_IR_VECTOR, [_IR_VECTOR]), "", "=v,0", list(args), False)
+    return _vector(a), codegen
+
+
+@intrinsic
+def _vfma(typingctx, a, b, total):
+    """total + a * b lane by lane, rounded once (llvm.fma: one instruction where the CPU has FMA)."""
+    def codegen(context, builder, signature, args):
+        function = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_IR_VECTOR, [_IR_VECTOR] * 3),
+                                                  f"llvm.fma.v{LANES}f32")
+        return builder.call(function, list(args))
+    return _vector(a, b, total), codegen
+
+
+@intrinsic
+def _vlargest_or_nan(typingctx, a, b):
+    """The largest lane of a and b (as _vlargest), or NaN if a lane is NaN."""
+    def codegen(context, builder, signature, args):
+        largest = _ir_largest_lane(builder, *args)
+        nan = [builder.fcmp_unordered("uno", value, value) for value in args]
+        mask = builder.bitcast(builder.or_(*nan), ir.IntType(LANES))
+        return builder.select(builder.icmp_unsigned("!=", mask, ir.Constant(ir.IntType(LANES), 0)),
+                              ir.Constant(ir.FloatType(), float("nan")), largest)
+    return types.float32(a, b), codegen
+
+
+def _ir_largest_lane(builder, a, b):
+    """The largest lane of a and b, by halving."""
+    values, width = _ir_larger(builder, a, b), LANES
+    while width > 1:
+        width //= 2
+        mask = ir.Constant(ir.VectorType(_I32, LANES), [(i + width) % LANES for i in range(LANES)])
+        values = _ir_larger(builder, values, builder.shuffle_vector(values, values, mask))
+    return builder.extract_element(values, ir.Constant(_I32, 0))
+
+
+@intrinsic
+def _vlargest(typingctx, a, b):
+    """The largest lane of a and b."""
+    def codegen(context, builder, signature, args):
+        return _ir_largest_lane(builder, *args)
     return types.float32(a, b), codegen
 
 
@@ -246,6 +311,7 @@ _SLACK32 = np.float32(2.0 ** -19)  # rounding of u, of the threshold and of the 
 _MARGIN32 = np.float32(1.03)  # (e^x - 1) / x and the float32 total's own error, for x <= 0.011
 _MAX_REL32 = np.float32(0.01)  # beyond this the first-order bounds are not claimed
 _ZERO32, _ONE32, _TWO32, _INF32 = np.float32(0.0), np.float32(1.0), np.float32(2.0), np.float32(np.inf)
+_SLACK20, _UNDERFLOW32, _SPREAD32 = np.float32(2.0 ** -20), np.float32(2.0 ** -70), np.float32(1 + 2.0 ** -10)
 
 
 @njit(cache=True)
@@ -278,15 +344,17 @@ def _aligned_zeros(rows, columns):
 
 @njit(cache=True)
 def _stacked(forward, backward):
-    """(2C, L + 1, Lp) tables in the order numpy_backend adds them, row L zero (outside), rows
+    """(2C K, L + 1, Lp) tables in the order numpy_backend adds them (table (2c + 0 or 1) K + k:
+    forward or backward table k of class c; K = 1 without weights), row L zero (outside), rows
     zero-padded to Lp (a multiple of 2 x LANES), aligned."""
-    num_classes, num_labels = forward.shape[0], forward.shape[1]
+    num_classes, per_class, num_labels = forward.shape[0], forward.shape[1], forward.shape[2]
     lp = -(-num_labels // (2 * LANES)) * 2 * LANES
-    tables = _aligned_zeros(2 * num_classes * (num_labels + 1), lp)
-    tables = tables.reshape(2 * num_classes, num_labels + 1, lp)
+    tables = _aligned_zeros(2 * num_classes * per_class * (num_labels + 1), lp)
+    tables = tables.reshape(2 * num_classes * per_class, num_labels + 1, lp)
     for c in range(num_classes):
-        tables[2 * c, :num_labels, :num_labels] = forward[c]
-        tables[2 * c + 1, :num_labels, :num_labels] = backward[c]
+        for k in range(per_class):
+            tables[2 * c * per_class + k, :num_labels, :num_labels] = forward[c, k]
+            tables[(2 * c + 1) * per_class + k, :num_labels, :num_labels] = backward[c, k]
     return tables
 
 
@@ -318,6 +386,65 @@ def _pad(labels, margin, pw, outside, padded):
 
 
 @njit(cache=True)
+def _pad_weights(weights, margin, pw, steps, maxima, out):
+    """out (flat, (K + 1) * (H + 2 margin) * pw), zeros: blocks k < K = 0.5 * weights[k] in float32
+    (sampler/gating.py), framed like _pad's labels by zeros; block K = each pixel's spread: the sum
+    over k and the even (forward) neighbour steps t of maxima[t K + k] * |w_k(i, i + steps[t])|
+    (_checkpoint_bound), 2 LANES pixels of a row at a time (two independent sums), the rest one by one."""
+    per_step, h, w = weights.shape
+    size = out.shape[0] // (per_step + 1)
+    for k in range(per_step):
+        for y in range(h):
+            start = k * size + (y + margin) * pw + margin
+            for x in range(w):
+                out[start + x] = _HALF32 * weights[k, y, x]
+    spread = per_step * size
+    for y in range(h):
+        q = end = (y + margin) * pw + margin
+        end += w
+        while q + 2 * LANES <= end:
+            a = b = _vzero()
+            for t in range(0, steps.shape[0], 2):
+                step = steps[t]  # > 0 (canonical offsets)
+                for k in range(per_step):
+                    at, largest = k * size + q, _vbroadcast(maxima, t * per_step + k)
+                    a = _vfma(largest, _vabs(_vadd(_vload(out, at), _vload(out, at + step))), a)
+                    b = _vfma(largest, _vabs(_vadd(_vload(out, at + LANES), _vload(out, at + LANES + step))), b)
+            _vstore(out, spread + q, a)
+            _vstore(out, spread + q + LANES, b)
+            q += 2 * LANES
+        for p in range(q, end):
+            for t in range(0, steps.shape[0], 2):
+                for k in range(per_step):
+                    at = k * size + p
+                    out[spread + p] += maxima[t * per_step + k] * abs(out[at] + out[at + steps[t]])
+
+
+@njit(parallel=True, cache=True)
+def _frame_weights(weights, forward, backward, offsets):
+    """(N, (K + 1) * (H + 2 margin) * pw) float32: each image's _pad_weights, the kernels' halves
+    (made once per call: a call may sweep many times)."""
+    n_images, per_step, h, w = weights.shape
+    maxima = _table_maxima(_stacked(forward, backward))
+    margin, pw, steps, _ = _geometry(offsets, np.zeros(0, dtype=np.int64), h, w)
+    size = (h + 2 * margin) * pw
+    out = np.zeros((n_images, (per_step + 1) * size), dtype=np.float32)
+    for n in prange(n_images):
+        _pad_weights(weights[n], margin, pw, steps, maxima, out[n])
+    return out
+
+
+@njit(cache=True)
+def _table_maxima(tables):
+    """(tables,) float32: the largest |entry| of each stacked table."""
+    out = np.zeros(tables.shape[0], dtype=np.float32)
+    for t in range(tables.shape[0]):
+        for value in tables[t].ravel():
+            out[t] = max(out[t], abs(value))
+    return out
+
+
+@njit(cache=True)
 def _unpad(padded, margin, pw, labels):
     for y in range(labels.shape[0]):
         start = (y + margin) * pw + margin
@@ -327,9 +454,10 @@ def _unpad(padded, margin, pw, labels):
 # --- float64: numpy_backend's arithmetic ------------------------------------------------------------
 
 @njit(cache=True)
-def _logits(unary, padded, tables, steps, order, where, first, size, z):
+def _logits(unary, padded, tables, steps, order, where, first, size, z, halves):
     """z[j, l] = u_i(l) + sum_c theta[c, l, y_{i+d}] + theta[c, y_{i-d}, l] for the pixels
-    i = order[first + j], j < size, in numpy_backend's order of additions.
+    i = order[first + j], j < size, in numpy_backend's order of additions; with halves (the
+    image's padded weights, _pad_weights; empty without weights), _weighted_terms.
 
     Tables four at a time (one load and store of z per four rows), each for the whole block
     before the next (so consecutive additions to one z[j, l] are far apart)."""
@@ -338,6 +466,9 @@ def _logits(unary, padded, tables, steps, order, where, first, size, z):
         ul = unary[l]
         for j in range(size):
             z[j, l] = ul[order[first + j]]
+    if halves.shape[0] != 0:
+        _weighted_terms(padded, tables, steps, where, first, size, z, halves)
+        return
     for k in range(0, num_tables - 3, 4):
         ta, tb, tc, td = tables[k], tables[k + 1], tables[k + 2], tables[k + 3]
         sa, sb, sc, sd = steps[k], steps[k + 1], steps[k + 2], steps[k + 3]
@@ -353,6 +484,25 @@ def _logits(unary, padded, tables, steps, order, where, first, size, z):
             a, zj = ta[padded[np.uint64(where[first + j] + sa)]], z[j]
             for l in range(num_labels):
                 zj[l] += a[l]
+
+
+@njit(cache=True)
+def _weighted_terms(padded, tables, steps, where, first, size, z, halves):
+    """z[j] += w_k(i, i + s) * table[y_{i+s}] for the pixels i = where[first + j] (padded), the
+    2C neighbour steps s in stacking order and k = 0..K-1 inside each: numpy_backend's float64
+    arithmetic (the float32 weight times the float32 entry is exact in float64)."""
+    num_labels, per_step = z.shape[1], tables.shape[0] // steps.shape[0]
+    size_k = halves.shape[0] // (per_step + 1)
+    for t in range(steps.shape[0]):
+        step = steps[t]
+        for k in range(per_step):
+            table, at = tables[t * per_step + k], k * size_k
+            for j in range(size):
+                q = where[first + j]  # q + step >= 0: uint64 spares the negative-index fix-up
+                weight = np.float64(halves[at + q] + halves[np.uint64(at + q + step)])
+                row, zj = table[padded[np.uint64(q + step)]], z[j]
+                for l in range(num_labels):
+                    zj[l] += weight * row[l]
 
 
 @njit(cache=True)
@@ -404,10 +554,13 @@ def _improve(z, current):
 # --- float32, certified ---------------------------------------------------------------------------------
 
 @njit(cache=True, inline="always")
-def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, at, bounds, j):
+def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, at, bounds, j, halves):
     """z[at:at + Lp], z[at + Lp:at + 2 Lp] = the float32 logits of two pixels (their unaries:
     source[rows[i]:rows[i] + L]; their padded indices q[i]): the unaries plus the 2C table rows
     (flat: the raveled tables, stride apart), in stacking order, two vectors a pixel at a time.
+    With halves (_pad_weights; empty without weights), the K rows of each neighbour, each times
+    its edge weight by a fused multiply-add (rounded once, like an addition), k by k (the own half
+    weights stay in registers), and bounds from _checkpoint_bound.
     bounds[j], bounds[j + 1] = the largest over labels of the sum over the additions of |the
     partial sum|, which bounds the rounding error (each addition errs by at most u of its result).
     Two pixels share the neighbour steps and overlap their additions.
@@ -420,17 +573,68 @@ def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, a
         a, b = _vload_first(source, u, rest), _vload_first(source, u + LANES, rest - LANES)
         x, y = _vload_first(source, v, rest), _vload_first(source, v + LANES, rest - LANES)
         error_a = error_b = error_x = error_y = _vzero()
-        for k in range(steps.shape[0]):  # q + step >= 0: uint64 spares the negative-index fix-up
-            column, step = k * stride + c, steps[k]
-            row, other = column + padded[np.uint64(q[0] + step)] * lp, column + padded[np.uint64(q[1] + step)] * lp
-            a, b = _vadd(a, _vload(flat, row)), _vadd(b, _vload(flat, row + LANES))
-            x, y = _vadd(x, _vload(flat, other)), _vadd(y, _vload(flat, other + LANES))
-            error_a, error_b = _vadd_abs(error_a, a), _vadd_abs(error_b, b)
-            error_x, error_y = _vadd_abs(error_x, x), _vadd_abs(error_y, y)
+        if halves.shape[0] == 0:
+            for k in range(steps.shape[0]):  # q + step >= 0: uint64 spares the negative-index fix-up
+                column, step = k * stride + c, steps[k]
+                row, other = column + padded[np.uint64(q[0] + step)] * lp, column + padded[np.uint64(q[1] + step)] * lp
+                a, b = _vadd(a, _vload(flat, row)), _vadd(b, _vload(flat, row + LANES))
+                x, y = _vadd(x, _vload(flat, other)), _vadd(y, _vload(flat, other + LANES))
+                error_a, error_b = _vadd_abs(error_a, a), _vadd_abs(error_b, b)
+                error_x, error_y = _vadd_abs(error_x, x), _vadd_abs(error_y, y)
+        else:  # error_*: the sums of squares of the checkpoints (_checkpoint_bound)
+            error_a, error_b, error_x, error_y = _vfma(a, a, error_a), _vfma(b, b, error_b), _vfma(x, x, error_x), \
+                _vfma(y, y, error_y)
+            per_step = flat.shape[0] // (stride * steps.shape[0])
+            size_k = halves.shape[0] // (per_step + 1)
+            for k in range(per_step):
+                h = k * size_k
+                own, own_other = _vopaque(_vbroadcast(halves, h + q[0])), _vopaque(_vbroadcast(halves, h + q[1]))
+                for t in range(0, steps.shape[0], 2):  # 2C steps: an even number
+                    for odd in range(2):
+                        step = steps[np.uint64(t + odd)]
+                        row = (t + odd) * per_step * stride + k * stride + c
+                        here = row + padded[np.uint64(q[0] + step)] * lp
+                        there = row + padded[np.uint64(q[1] + step)] * lp
+                        weight = _vadd(own, _vbroadcast(halves, h + q[0] + step))
+                        weight_other = _vadd(own_other, _vbroadcast(halves, h + q[1] + step))
+                        a, b = _vfma(weight, _vload(flat, here), a), _vfma(weight, _vload(flat, here + LANES), b)
+                        x = _vfma(weight_other, _vload(flat, there), x)
+                        y = _vfma(weight_other, _vload(flat, there + LANES), y)
+                    error_a, error_b = _vfma(a, a, error_a), _vfma(b, b, error_b)
+                    error_x, error_y = _vfma(x, x, error_x), _vfma(y, y, error_y)
         for offset, value in ((0, a), (LANES, b), (lp, x), (lp + LANES, y)):
             _vstore(z, at + c + offset, value)
-        bounds[j] = max(bounds[j], _vlargest(error_a, error_b))
-        bounds[j + 1] = max(bounds[j + 1], _vlargest(error_x, error_y))
+        if halves.shape[0] == 0:
+            bounds[j] = max(bounds[j], _vlargest(error_a, error_b))
+            bounds[j + 1] = max(bounds[j + 1], _vlargest(error_x, error_y))
+        else:
+            checkpoints = flat.shape[0] // stride // 2 + 1  # the unaries and every second sum of the 2C K
+            spread = halves.shape[0] // (flat.shape[0] // (stride * steps.shape[0]) + 1) * (
+                flat.shape[0] // (stride * steps.shape[0]))
+            for i, squares, p in ((j, _vlargest_or_nan(error_a, error_b), q[0]),
+                                  (j + 1, _vlargest_or_nan(error_x, error_y), q[1])):
+                bound = _checkpoint_bound(squares, checkpoints, halves[spread + p])
+                bounds[i] = bounds[i] if bound <= bounds[i] else bound  # NaN (an overflow) wins
+
+
+@njit(cache=True, inline="always")
+def _checkpoint_bound(squares, checkpoints, spread):
+    """An upper bound on sum_m |a_m| over the partial sums a_m of a pixel's weighted logits (one
+    label), for _logits32's order: a_{-1} the unary, then the fused multiply-adds m = 0..2C K - 1;
+    squares = the sum of a_m^2 over the checkpoints (a_{-1} and every odd m), as fused
+    multiply-adds accumulate it (each rounds down by at most u: no term is negative);
+    spread = sum over the even m of |w_m| * the largest |entry| of table m (_pad_weights).
+
+    An even m adds w_m r_m to a checkpoint, so |a_m| <= (|a_{m-1}| + |w_m| max |r_m|)(1 + u), and
+    the sum is at most (1 + u)(2 sum over checkpoints |a_cp| + spread); Cauchy-Schwarz bounds the
+    sum over the M checkpoints by sqrt(M squares) (tight when they are alike). Slack: 2 M u for
+    the rounding of squares, 2**-20 for u and this bound's own, 2**-10 for spread's float32 sum,
+    M 2**-70 for squares below the normal range. Not claimed (inf) when M u > 2**-10; NaN stays."""
+    if checkpoints > 2**14:
+        return _INF32
+    count = np.float32(checkpoints)
+    scale = count * (_ONE32 + count * _ULP32 + _SLACK20)
+    return _TWO32 * np.sqrt(squares * scale) + spread * _SPREAD32 + count * _UNDERFLOW32
 
 
 @njit(cache=True)
@@ -500,10 +704,10 @@ def _scratch(num_labels, lp):
 
 
 @njit(cache=True)
-def _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch):
+def _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch, halves):
     """Gibbs-sample pixels order[first:first+size] of one colour; returns #changed. unary:
     the image's scores (L, H*W); unaries: the same transposed and raveled (_unaries), or empty:
-    then the block gathers its own."""
+    then the block gathers its own; halves: _pad_weights' (empty without weights)."""
     z32, bounds, w, aux, z = scratch
     num_labels, lp = unary.shape[0], tables.shape[2]
     flat, stride, logits = tables.reshape(-1), tables.shape[1] * lp, z32.reshape(-1)
@@ -519,7 +723,7 @@ def _sample_block(unary, unaries, padded, tables, steps, order, where, first, si
         rows = (j * lp, min(j + 1, size - 1) * lp) if gathered else (order[pair[0]] * num_labels,
                                                                      order[pair[1]] * num_labels)
         _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, (where[pair[0]], where[pair[1]]),
-                  logits, j * lp, bounds, j)
+                  logits, j * lp, bounds, j, halves)
     _draws32(z32, bounds, w, aux, size, base, order, first, num_labels)
     changed = 0
     for j in range(size):
@@ -527,7 +731,7 @@ def _sample_block(unary, unaries, padded, tables, steps, order, where, first, si
         if aux[8, j] != 0:
             new = int(aux[7, j])
         else:  # not proven: the float64 arithmetic
-            _logits(unary, padded, tables, steps, order, where, first + j, 1, z)
+            _logits(unary, padded, tables, steps, order, where, first + j, 1, z, halves)
             new = _draw(z[0], _uniform(base, np.uint64(order[first + j])))
         changed += new != padded[q]
         padded[q] = new
@@ -551,12 +755,12 @@ def _unaries(scores, needed):
 
 
 @njit(cache=True)
-def _block(unary, unaries, padded, tables, steps, order, where, first, size, base, mode, scratch):
+def _block(unary, unaries, padded, tables, steps, order, where, first, size, base, mode, scratch, halves):
     """Resample (or ICM-improve) pixels order[first:first+size] of one colour; returns #changed."""
     if mode == SAMPLE and size > 1:
-        return _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch)
+        return _sample_block(unary, unaries, padded, tables, steps, order, where, first, size, base, scratch, halves)
     z = scratch[4]
-    _logits(unary, padded, tables, steps, order, where, first, size, z)
+    _logits(unary, padded, tables, steps, order, where, first, size, z, halves)
     changed = 0
     for j in range(size):
         q = where[first + j]
@@ -592,10 +796,13 @@ def _count_pairs(padded, steps, where, first, size, earlier, counts):
 # --- sweeps --------------------------------------------------------------------------------------
 
 @njit(parallel=True, cache=True)
-def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier):
+def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier,
+               halves):
     """Groups (colours) in turn; within one, blocks of (image, pixels) in parallel. Returns #changes.
     With pairs (threads, C, L, L), each thread adds the pair counts of the edges it closes
-    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting.
+    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting. halves: each
+    image's _pad_weights (_frame_weights) with forward, backward (C, K, L, L), or (N, 0) with
+    K = 1: no weights.
 
     One parallel region per colour: used when there are fewer images than threads.
     """
@@ -620,7 +827,7 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
                 first = starts[g] + b * BLOCK
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(scores[n].reshape(num_labels, h * w), unaries[n], padded[n], tables, steps,
-                                order, where, first, size, bases[n], mode, scratch)
+                                order, where, first, size, bases[n], mode, scratch, halves[n])
                 if pairs.shape[0]:
                     _count_pairs(padded[n], steps, where, first, size, earlier[g], pairs[get_thread_id()])
             per_chunk[chunk] = local
@@ -632,7 +839,7 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
 
 @njit(parallel=True, cache=True)
 def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs,
-                        earlier):
+                        earlier, halves):
     """Same result as _chromatic, one parallel region per sweep: images in parallel, groups in
     turn inside each. Barriers cost far more than the work on a busy machine."""
     n_images, num_labels, h, w = scores.shape
@@ -650,7 +857,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
             for first in range(starts[g], starts[g + 1], BLOCK):
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(unary, unaries, padded, tables, steps, order, where, first, size, bases[n],
-                                mode, scratch)
+                                mode, scratch, halves[n])
                 if pairs.shape[0]:
                     _count_pairs(padded, steps, where, first, size, earlier[g], pairs[get_thread_id()])
         _unpad(padded, margin, pw, labels[n])
@@ -659,7 +866,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
 
 
 @njit(parallel=True, cache=True)
-def _conditionals(scores, labels, forward, backward, offsets, out):
+def _conditionals(scores, labels, forward, backward, offsets, out, halves):
     n_images, num_labels, h, w = scores.shape
     tables = _stacked(forward, backward)
     order = np.arange(h * w)
@@ -671,7 +878,7 @@ def _conditionals(scores, labels, forward, backward, offsets, out):
         unary = scores[n].reshape(num_labels, h * w)
         for first in range(0, h * w, BLOCK):
             size = min(BLOCK, h * w - first)
-            _logits(unary, padded, tables, steps, order, where, first, size, z)
+            _logits(unary, padded, tables, steps, order, where, first, size, z, halves[n])
             for j in range(size):
                 zj = z[j]
                 top = zj.max()
@@ -704,14 +911,41 @@ def _pair_counts(labels, offsets, pairs):
                     counts[c, labels[n, y, x], labels[n, y + dy, x + dx]] += 1
 
 
+@njit(parallel=True, cache=True)
+def _weighted_pair_counts(labels, weights, offsets, out):
+    """out[n, c, k, y_i, y_{i+d_c}] += w_k(i, i + d_c) over the edges of labels (N, H, W) with
+    weights (N, K, H, W); out (N, C, K, L, L) float64: one partial sum per image, each in a fixed
+    order, so the total does not depend on the threads."""
+    n_images, h, w = labels.shape
+    for n in prange(n_images):
+        for c in range(offsets.shape[0]):
+            dy, dx = offsets[c, 0], offsets[c, 1]  # dy >= 0 (canonical)
+            for k in range(weights.shape[1]):
+                counts, a = out[n, c, k], weights[n, k]
+                for y in range(max(0, h - dy)):
+                    for x in range(max(0, -dx), min(w, w - dx)):
+                        weight = _HALF32 * a[y, x] + _HALF32 * a[y + dy, x + dx]  # sampler/gating.py
+                        counts[labels[n, y, x], labels[n, y + dy, x + dx]] += np.float64(weight)
+
+
 def _tables(theta):
-    """(forward, backward): theta[c, l, j] as [c, j, l] and theta as is, both contiguous."""
-    return np.ascontiguousarray(theta.transpose(0, 2, 1)), np.ascontiguousarray(theta)
+    """(forward, backward) (C, K, L, L): theta[c, k, l, j] as [c, k, j, l] and theta as is, both
+    contiguous; theta (C, L, L) as K = 1."""
+    tables = theta[:, None] if theta.ndim == 3 else theta
+    return np.ascontiguousarray(tables.transpose(0, 1, 3, 2)), np.ascontiguousarray(tables)
 
 
-def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False):
+def _halves(weights, forward, backward, offsets, n_images):
+    """The kernels' halves argument (_frame_weights), or (N, 0) without weights."""
+    if weights is None:
+        return np.zeros((n_images, 0), dtype=np.float32)
+    return _frame_weights(weights, forward, backward, offsets)
+
+
+def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False, halves=None):
     """One sweep (or ICM pass); returns (#labels changed, (C, L, L) int64 pair counts of the new
-    labels if count, counted as the sweep closes each edge: chromatic sweeps only)."""
+    labels if count, counted as the sweep closes each edge: chromatic sweeps without weights only).
+    halves: _halves' (None: no weights)."""
     order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], schedule)
     by_image = schedule == "raster" or len(labels) >= numba.get_num_threads()
     # transposed unaries for the float32 draws; malloc reuses a freed buffer below UNARIES_BYTES,
@@ -721,8 +955,9 @@ def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, cou
     num_labels = scores.shape[1]
     pairs = _partial_counts(labels.size, len(offsets), num_labels, count)
     earlier = _earlier(grid.key(offsets)) if count else np.zeros((0, 2 * len(offsets) + 1), dtype=np.int64)
+    halves = _halves(None, forward, backward, offsets, len(labels)) if halves is None else halves
     changed = (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts,
-                                                                bases, mode, transpose, pairs, earlier)
+                                                                bases, mode, transpose, pairs, earlier, halves)
     return changed, pairs.sum(axis=0, dtype=np.int64)
 
 
@@ -748,34 +983,45 @@ def _earlier(offsets_key):
     return out
 
 
-def sweep(scores, labels, theta, offsets, bases, schedule):
-    _scan(scores, labels, *_tables(theta), offsets, bases, SAMPLE, schedule)
+def sweep(scores, labels, theta, offsets, bases, schedule, weights=None):
+    forward, backward = _tables(theta)
+    _scan(scores, labels, forward, backward, offsets, bases, SAMPLE, schedule,
+          halves=_halves(weights, forward, backward, offsets, len(labels)))
     return labels
 
 
-def train_step(scores, labels, theta, offsets, bases, schedule):
+def train_step(scores, labels, theta, offsets, bases, schedule, weights=None):
     """Sweeps and pair counts (backends/generic.py's train_step). The last chromatic sweep counts
     each edge as it draws its later end: about what a pass of its own costs on one thread, and
-    no parallel region to start, which on a busy machine costs milliseconds (bench_sampler.py)."""
+    no parallel region to start, which on a busy machine costs milliseconds (bench_sampler.py).
+    With weights the weighted counts take a pass of their own (weighted_pair_counts: float sums
+    in an order that does not depend on the threads)."""
     forward, backward = _tables(theta)
-    fused = schedule == "chromatic"
+    fused = schedule == "chromatic" and weights is None
+    halves = _halves(weights, forward, backward, offsets, len(labels))
     for s, row in enumerate(bases):
-        counts = _scan(scores, labels, forward, backward, offsets, row, SAMPLE, schedule, fused and s == len(bases) - 1)[1]
+        counts = _scan(scores, labels, forward, backward, offsets, row, SAMPLE, schedule, fused and s == len(bases) - 1,
+                       halves)[1]
+    if weights is not None:
+        return weighted_pair_counts(labels, weights, offsets, scores.shape[1])
     return counts if fused else pair_counts(labels, offsets, scores.shape[1])
 
 
-def icm(scores, labels, theta, offsets, iterations):
+def icm(scores, labels, theta, offsets, iterations, weights=None):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
+    halves = _halves(weights, forward, backward, offsets, len(labels))
     for _ in range(iterations):
-        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic")[0] == 0:
+        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic", halves=halves)[0] == 0:
             break
     return labels
 
 
-def conditionals(scores, labels, theta, offsets):
+def conditionals(scores, labels, theta, offsets, weights=None):
     out = np.empty(scores.shape, dtype=np.float32)
-    _conditionals(scores, labels, *_tables(theta), offsets, out)
+    forward, backward = _tables(theta)
+    _conditionals(scores, labels, forward, backward, offsets, out, _halves(weights, forward, backward, offsets,
+                                                                           len(labels)))
     return out
 
 
@@ -790,3 +1036,10 @@ def pair_counts(labels, offsets, num_labels):
     pairs = _partial_counts(labels.size, len(offsets), num_labels)
     _pair_counts(labels, offsets, pairs)
     return pairs.sum(axis=0, dtype=np.int64)
+
+
+def weighted_pair_counts(labels, weights, offsets, num_labels):
+    """(C, K, L, L) float64: sampler.stats.weighted_pair_counts (up to the order of the float sums)."""
+    out = np.zeros((len(labels), len(offsets), weights.shape[1], num_labels, num_labels))
+    _weighted_pair_counts(labels, weights, offsets, out)
+    return out.sum(axis=0)
