@@ -1,5 +1,6 @@
 """Unrolled mean field: its forward is sampler.meanfield's, its value the log-likelihood of the
-labels under the final marginals, and its gradients finite differences of that value (float64)."""
+labels under the final marginals, and its gradients finite differences of that value (float64);
+also with image-dependent factors (K tables per class mixed by per-pixel weights)."""
 import numpy as np
 import pytest
 
@@ -73,6 +74,53 @@ def test_gradients_are_finite_differences_of_the_value(iterations, damping):
         assert np.abs(numeric).max() > 0.1
 
 
+def gated(seed, per_class=2, **kw):
+    """tiny()'s model with theta (C, K, L, L) and weights (N, K, H, W) around 0.5, some negative."""
+    scores, labels, theta = tiny(seed, **kw)
+    g = np.random.default_rng(seed + 100)
+    tables = theta[:, None] + 0.5 * g.normal(size=(theta.shape[0], per_class) + theta.shape[1:])
+    return scores, labels, tables, g.normal(0.5, 0.7, (scores.shape[0], per_class) + scores.shape[2:])
+
+
+def test_weighted_forward_is_sampler_meanfield():
+    scores, labels, theta, weights = gated(7, n=3, h=6, w=7)
+    unrolled = UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=4, damping=0.6, backend="numpy",
+                                 weights=weights)
+    expected = sampler.meanfield(scores, theta, OFFSETS, iterations=4, damping=0.6, backend="numpy", weights=weights)
+    assert np.array_equal(unrolled.marginals, expected)
+    log_q = np.log(np.take_along_axis(expected, labels[:, None], 1)[:, 0]).sum(axis=(1, 2))
+    assert np.allclose(unrolled.value, log_q, rtol=1e-6)
+
+
+def test_unit_weights_give_the_stationary_gradients_bit_for_bit():
+    scores, labels, theta = tiny(8)
+    plain = UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=3)
+    unit = UnrolledMeanField(scores, labels, theta[:, None], OFFSETS, iterations=3, weights=np.ones((2, 1, 3, 4)))
+    assert np.array_equal(plain.value, unit.value)
+    gradients = unit.gradients()
+    for a, b in zip(plain.gradients(), gradients):
+        assert np.array_equal(a, b.reshape(a.shape))
+    assert gradients[2].shape == (2, 1, 3, 4) and np.abs(gradients[2]).max() > 0.01
+
+
+@pytest.mark.parametrize("iterations, damping", [(1, 1.0), (3, 0.5), (4, 0.3)])
+def test_weighted_gradients_are_finite_differences_of_the_value(iterations, damping):
+    scores, labels, theta, weights = gated(9, scale=1.5)
+
+    def value():
+        return UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=iterations, damping=damping,
+                                 dtype="float64", weights=weights).value.sum()
+
+    gradients = UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=iterations, damping=damping,
+                                  dtype="float64", weights=weights).gradients()
+    assert len(gradients) == 3 and all(g.dtype == np.float64 for g in gradients)
+    for array, gradient in zip((scores, theta, weights), gradients):
+        numeric = numeric_gradient(value, array)
+        assert np.abs(gradient - numeric).max() < 1e-7 * max(1.0, np.abs(numeric).max()), \
+            np.abs(gradient - numeric).max()
+        assert np.abs(numeric).max() > 0.05
+
+
 def test_float32_gradients_agree_with_float64():
     scores, labels, theta = tiny(3, h=8, w=9)
     both = [UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=5, damping=0.5, dtype=d).gradients()
@@ -111,11 +159,15 @@ def test_bad_settings_name_the_argument(key, value, message):
 @pytest.mark.gpu
 @pytest.mark.skipif("cupy" not in sampler.available_backends(),
                     reason=f"no GPU for the CuPy backend: {sampler.backends.cupy_backend.REASON}")
+@pytest.mark.parametrize("per_class", [0, 2])
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-4)])
-def test_cupy_arrays_give_the_numpy_results(dtype, tolerance):
-    scores, labels, theta = tiny(6, n=3, h=9, w=11)
-    runs = [UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=4, damping=0.6, backend=b, dtype=dtype)
-            for b in ("cupy", "numpy")]
+def test_cupy_arrays_give_the_numpy_results(dtype, tolerance, per_class):
+    if per_class:
+        scores, labels, theta, weights = gated(6, per_class, n=3, h=9, w=11)
+    else:
+        (scores, labels, theta), weights = tiny(6, n=3, h=9, w=11), None
+    runs = [UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=4, damping=0.6, backend=b, dtype=dtype,
+                              weights=weights) for b in ("cupy", "numpy")]
     assert np.allclose(runs[0].value, runs[1].value, rtol=tolerance)
     assert np.abs(runs[0].marginals - runs[1].marginals).max() < tolerance
     for gpu, cpu in zip(runs[0].gradients(), runs[1].gradients()):

@@ -10,7 +10,9 @@ pair_field.theta_gradient(dz, q_{t-1}), and g <- (1 - a) g + field(dz) (the fiel
 adjoint); finally u collects softmax'(q_0) g. Cost: the forward is T fields (2C products of
 an L x L table with L x HW per image); the backward T fields and T theta gradients (the same
 number of multiply-adds again, as one larger product per image), 1.5-2.5x the forward's time in
-tools/bench_learning.py; memory: 2T + 1 arrays the size of the scores.
+tools/bench_learning.py; memory: 2T + 1 arrays the size of the scores. With image-dependent
+factors (weights, sampler/gating.py) the field mixes K tables per edge, and the weights collect
+pair_field.weights_gradient(dz, q_{t-1}) at every step.
 """
 import numbers
 
@@ -26,12 +28,13 @@ class UnrolledMeanField:
 
     dtype "float64" is for checking the gradients against finite differences; backend "cupy"
     (or "auto" where CuPy runs) keeps the arrays on the GPU, any other backend uses NumPy.
+    weights (N, K, H, W) with theta (C, K, L, L): image-dependent factors.
     """
 
     def __init__(self, scores, labels, theta, offsets, *, iterations=10, damping=0.5, backend="auto",
-                 dtype="float32"):
+                 dtype="float32", weights=None):
         dtype = DTYPES[checks.choice(dtype, "dtype", tuple(DTYPES))]
-        checked, theta_checked, self.offsets = checks.model(scores, theta, offsets)
+        checked, theta_checked, self.offsets, weights_checked = checks.weighted_model(scores, theta, offsets, weights)
         n, num_labels, h, w = checked.shape
         labels = checks.labels(labels, (n, h, w), num_labels)
         self.iterations = checks.count(iterations, "iterations", 1)
@@ -42,13 +45,15 @@ class UnrolledMeanField:
         # checks.model returns float32 copies; the float64 path takes the validated input as given
         self.unary = xp.asarray(np.asarray(scores, dtype) if dtype == np.float64 else checked)
         self.theta = xp.asarray(np.asarray(theta, dtype) if dtype == np.float64 else theta_checked)
+        self.half = None if weights is None else xp.asarray(
+            dtype(0.5) * (np.asarray(weights, dtype) if dtype == np.float64 else weights_checked))
         self.overlaps = pair_field.overlaps(self.offsets, h, w)
         self.onehot = xp.asarray(labels)[:, None] == xp.arange(num_labels, dtype=xp.uint8)[:, None, None]
 
         q = mean_field.softmax(xp, self.unary)
         self.tape = []  # (q_{t-1}, s_t) per step
         for _ in range(self.iterations):
-            s, q_next = mean_field.step(xp, self.unary, self.theta, self.overlaps, q, self.damping)
+            s, q_next = mean_field.step(xp, self.unary, self.theta, self.overlaps, q, self.damping, self.half)
             self.tape.append((q, s))
             q = q_next
         self.q = q
@@ -63,20 +68,26 @@ class UnrolledMeanField:
         return _host(self.xp, self.q)
 
     def gradients(self):
-        """(d_scores (N, L, H, W), d_theta (C, L, L)) of value.sum(), NumPy, in the chosen dtype."""
-        xp, a = self.xp, self.damping
+        """(d_scores (N, L, H, W), d_theta (C, L, L)) of value.sum(), NumPy, in the chosen dtype;
+        with weights, d_theta (C, K, L, L) and a third, d_weights (N, K, H, W)."""
+        xp, a, half = self.xp, self.damping, self.half
         # d/dq_T of sum log max(q_T(y), tiny): 1 / q_T at the labels, 0 where clamped
         g = xp.where(self.onehot & (self.q >= self.floor), 1 / xp.maximum(self.q, self.floor), 0)
         g = g.astype(self.q.dtype)
         d_unary = xp.zeros_like(self.unary)
         d_theta = xp.zeros_like(self.theta)
+        d_weights = None if half is None else xp.zeros_like(half)
         for q_before, s in reversed(self.tape):
             dz = _softmax_backward(xp, s, a * g)
             d_unary += dz
-            d_theta += pair_field.theta_gradient(xp, dz, q_before, self.overlaps)
-            g = pair_field.add_field(xp, (1 - a) * g, dz, self.theta, self.overlaps)
+            d_theta += pair_field.theta_gradient(xp, dz, q_before, self.overlaps, half)
+            if half is not None:
+                d_weights += pair_field.weights_gradient(xp, dz, q_before, self.theta, self.overlaps, half)
+            g = pair_field.add_field(xp, (1 - a) * g, dz, self.theta, self.overlaps, half)
         d_unary += _softmax_backward(xp, self.tape[0][0], g)
-        return _host(xp, d_unary), _host(xp, d_theta)
+        if half is None:
+            return _host(xp, d_unary), _host(xp, d_theta)
+        return _host(xp, d_unary), _host(xp, d_theta), _host(xp, d_weights)
 
 
 def _softmax_backward(xp, s, ds):
