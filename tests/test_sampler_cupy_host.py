@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import sampler
-from sampler import backends, kernelmath, rng, stats
+from sampler import backends, gating, kernelmath, rng, stats
 from sampler.backends import cupy_backend, numpy_backend
 from sampler.colouring import schedule_plan
 from sampler import grid
@@ -101,20 +101,22 @@ static float perturbed_expf(float x) {
 
 template <int L>
 static int sweep_t(const float* scores, u8* labels, const float* tables, const int* off, const int* order,
-                   const long* starts, int K, const u64* bases, int N, int H, int W, int C, int Lp, int mode) {
+                   const long* starts, int colours, const u64* bases, const float* halves, int N, int H, int W, int C,
+                   int K, int Lp, int mode) {
   // the colour kernel's work done one item after another: within a colour items are independent
   const long P = (long)H * W;
-  const float* Tb = tables + (long)C * L * Lp;
-  const float* Rf = tables + 2 * (long)C * L * Lp;
+  const int CK = C * (K ? K : 1);
+  const float* Tb = tables + (long)CK * L * Lp;
+  const float* Rf = tables + 2 * (long)CK * L * Lp;
   int exact_total = 0;
-  for (int k = 0; k < K; ++k)
+  for (int g = 0; g < colours; ++g)
     for (int n = 0; n < N; ++n)
-      for (long q = starts[k]; q < starts[k + 1]; ++q) {
+      for (long q = starts[g]; q < starts[g + 1]; ++q) {
         const int p = order[q], y = p / W, x = p - y * W;
         int exact = 0;
         labels[n * P + p] = (u8)gibbs_pixel<L>(scores + (long)n * L * P + q, P, labels + n * P, H, W, y, x, tables,
-                                               Tb, Rf, Rf + C * L, Lp, off, C, uniform(bases[n], (u64)p), mode,
-                                               &exact);
+                                               Tb, Rf, Rf + CK * L, Lp, off, C, halves + (long)n * K * P, K,
+                                               uniform(bases[n], (u64)p), mode, &exact);
         exact_total += exact;
       }
   return exact_total;
@@ -122,23 +124,25 @@ static int sweep_t(const float* scores, u8* labels, const float* tables, const i
 
 template <int L>
 static int pixel_t(const float* s, long stride, const u8* lab, int H, int W, int y, int x, const float* tables,
-                   int Lp, const int* off, int C, double u, int mode, int* exact) {
-  const float* Rf = tables + 2 * (long)C * L * Lp;
-  return gibbs_pixel<L>(s, stride, lab, H, W, y, x, tables, tables + (long)C * L * Lp, Rf, Rf + C * L, Lp, off, C,
-                        u, mode, exact);
+                   int Lp, const int* off, int C, const float* hw, int K, double u, int mode, int* exact) {
+  const int CK = C * (K ? K : 1);
+  const float* Rf = tables + 2 * (long)CK * L * Lp;
+  return gibbs_pixel<L>(s, stride, lab, H, W, y, x, tables, tables + (long)CK * L * Lp, Rf, Rf + CK * L, Lp, off, C,
+                        hw, K, u, mode, exact);
 }
 
 #define DISPATCH(call) switch (L) { case 2: return call(2); case 3: return call(3); case 5: return call(5); \
                                     case 20: return call(20); default: return -1; }
 extern "C" int sweep_host(int L, const float* scores, u8* labels, const float* tables, const int* off,
-                          const int* order, const long* starts, int K, const u64* bases, int N, int H, int W,
-                          int C, int Lp, int mode) {
-#define SWEEP(l) sweep_t<l>(scores, labels, tables, off, order, starts, K, bases, N, H, W, C, Lp, mode)
+                          const int* order, const long* starts, int colours, const u64* bases, const float* halves,
+                          int N, int H, int W, int C, int K, int Lp, int mode) {
+#define SWEEP(l) sweep_t<l>(scores, labels, tables, off, order, starts, colours, bases, halves, N, H, W, C, K, Lp, mode)
   DISPATCH(SWEEP)
 }
 extern "C" int pixel_host(int L, const float* s, long stride, const u8* lab, int H, int W, int y, int x,
-                          const float* tables, int Lp, const int* off, int C, double u, int mode, int* exact) {
-#define PIXEL(l) pixel_t<l>(s, stride, lab, H, W, y, x, tables, Lp, off, C, u, mode, exact)
+                          const float* tables, int Lp, const int* off, int C, const float* hw, int K, double u,
+                          int mode, int* exact) {
+#define PIXEL(l) pixel_t<l>(s, stride, lab, H, W, y, x, tables, Lp, off, C, hw, K, u, mode, exact)
   DISPATCH(PIXEL)
 }
 extern "C" double uniform_host(u64 base, u64 pixel) { return uniform(base, pixel); }
@@ -159,8 +163,8 @@ def _compile(directory, perturb):
     lib = ctypes.CDLL(str(library))
     P = ctypes.c_void_p
     i, d, ll, u64 = ctypes.c_int, ctypes.c_double, ctypes.c_long, ctypes.c_uint64
-    lib.sweep_host.argtypes = [i, P, P, P, P, P, P, i, P, i, i, i, i, i, i]
-    lib.pixel_host.argtypes = [i, P, ll, P, i, i, i, i, P, i, P, i, d, i, P]
+    lib.sweep_host.argtypes = [i, P, P, P, P, P, P, i, P, P, i, i, i, i, i, i, i]
+    lib.pixel_host.argtypes = [i, P, ll, P, i, i, i, i, P, i, P, i, P, i, d, i, P]
     lib.uniform_host.argtypes, lib.uniform_host.restype = [u64, u64], d
     lib.exp_neg_host.argtypes, lib.exp_neg_host.restype = [d], d
     return lib
@@ -175,17 +179,19 @@ def _ptr(a):
     return a.ctypes.data_as(ctypes.c_void_p)
 
 
-def host_sweep(lib, scores, labels, theta, offsets, bases, schedule, mode=cupy_backend.SAMPLE):
+def host_sweep(lib, scores, labels, theta, offsets, bases, schedule, mode=cupy_backend.SAMPLE, weights=None):
     """cupy_backend.Model's inputs built the same way, the kernel's work done by the harness."""
     n, num_labels, h, w = scores.shape
     order, starts = schedule_plan(grid.key(offsets), h, w, schedule)
     flat = scores.reshape(n, num_labels, h * w)
     permuted = np.ascontiguousarray(np.take(flat, order, axis=2))
     tables, lp = cupy_backend.host_tables(theta)
+    halves = np.zeros(1, np.float32) if weights is None else gating.halves(weights)
     labels = labels.copy()
     keep = [permuted, tables, order.astype(np.int32), starts.astype(np.int64), offsets.astype(np.int32), bases]
     exact = lib.sweep_host(num_labels, _ptr(keep[0]), _ptr(labels), _ptr(keep[1]), _ptr(keep[4]), _ptr(keep[2]),
-                           _ptr(keep[3]), len(starts) - 1, _ptr(bases), n, h, w, len(offsets), lp, mode)
+                           _ptr(keep[3]), len(starts) - 1, _ptr(bases), _ptr(halves), n, h, w, len(offsets),
+                           0 if weights is None else weights.shape[1], lp, mode)
     assert exact >= 0
     return labels, exact
 
@@ -199,27 +205,36 @@ def test_rng_and_exp_neg_match_numpy(host):
     assert np.array_equal([host.exp_neg_host(v) for v in x], kernelmath.exp_neg(x))
 
 
-CASES = [  # (labels, edges, theta scale, H, W)
-    (2, "window:1", 1.0, 9, 11), (3, "sparse:1,2", 2.0, 10, 9), (5, [[0, 2], [2, 1], [1, -3]], 1.0, 8, 12),
-    (20, "window:2", 0.3, 12, 14), (20, "window:1", 3.0, 12, 14), (5, "window:3", 0.5, 11, 13)]
+CASES = [  # (labels, edges, theta scale, H, W, K: 0 stationary, else tables per class mixed by weights)
+    (2, "window:1", 1.0, 9, 11, 0), (3, "sparse:1,2", 2.0, 10, 9, 0), (5, [[0, 2], [2, 1], [1, -3]], 1.0, 8, 12, 0),
+    (20, "window:2", 0.3, 12, 14, 0), (20, "window:1", 3.0, 12, 14, 0), (5, "window:3", 0.5, 11, 13, 0),
+    (2, "window:1", 1.0, 9, 11, 2), (3, "sparse:1,2", 2.0, 10, 9, 3), (20, "window:2", 0.3, 12, 14, 2),
+    (5, [[0, 2], [2, 1], [1, -3]], 1.0, 8, 12, 1)]
+
+
+def weights_for(g, n, per_class, h, w):
+    """None for K = 0, else weights around 0.5, some negative."""
+    return g.normal(0.5, 0.7, (n, per_class, h, w)).astype(np.float32) if per_class else None
 
 
 @pytest.mark.parametrize("schedule", ["chromatic", "raster"])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: f"L{c[0]}-{c[1]}-x{c[2]}")
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"L{c[0]}-{c[1]}-x{c[2]}-K{c[5]}")
 def test_kernel_maths_reproduces_numpy_sweeps_bit_for_bit(host, case, schedule):
-    num_labels, edges, scale, h, w = case
+    num_labels, edges, scale, h, w, per_class = case
     g = np.random.default_rng(num_labels)
     offsets = sampler.parse_edges(edges)
     n = 4
     scores = (2 * g.normal(size=(n, num_labels, h, w))).astype(np.float32)
-    theta = (scale * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+    shape = (len(offsets),) + ((per_class,) if per_class else ()) + (num_labels, num_labels)
+    theta = (scale * g.normal(size=shape)).astype(np.float32)
     labels = g.integers(0, num_labels, (n, h, w)).astype(np.uint8)
+    weights = weights_for(g, n, per_class, h, w)
     exact_total = 0
     for step in range(3):
         bases = rng.image_bases(5, np.arange(n), np.full(n, step, np.uint64))
-        expected = numpy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule)
+        expected = numpy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule, weights=weights)
         for mode in (cupy_backend.SAMPLE, cupy_backend.SAMPLE_EXACT):
-            got, exact = host_sweep(host, scores, labels, theta, offsets, bases, schedule, mode)
+            got, exact = host_sweep(host, scores, labels, theta, offsets, bases, schedule, mode, weights)
             assert np.array_equal(got, expected), (mode, np.mean(got != expected))
             if mode == cupy_backend.SAMPLE:
                 exact_total += exact
@@ -229,10 +244,12 @@ def test_kernel_maths_reproduces_numpy_sweeps_bit_for_bit(host, case, schedule):
     assert exact_total < 0.05 * 3 * labels.size  # the float32 path decides almost every pixel
 
 
+@pytest.mark.parametrize("per_class", [0, 2])
 @pytest.mark.parametrize("scale", [0.3, 1.0, 4.0])
-def test_draw_is_exact_when_the_uniform_sits_at_a_decision_boundary(host, scale):
+def test_draw_is_exact_when_the_uniform_sits_at_a_decision_boundary(host, scale, per_class):
     """Uniforms placed on, and a few ulps or a few 1e-6 relative around, every cumulative sum: the
-    certified float32 path must hand every doubtful case to float64, never decide it wrongly."""
+    certified float32 path must hand every doubtful case to float64, never decide it wrongly
+    (with weights too: the products' rounding in the bound)."""
     g = np.random.default_rng(int(scale * 10))
     offsets = sampler.window(1)
     h = w = 3
@@ -240,9 +257,12 @@ def test_draw_is_exact_when_the_uniform_sits_at_a_decision_boundary(host, scale)
     for num_labels in (3, 20):
         for trial in range(15):
             scores = (2 * g.normal(size=(1, num_labels, h, w))).astype(np.float32)
-            theta = (scale * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+            shape = (len(offsets),) + ((per_class,) if per_class else ()) + (num_labels, num_labels)
+            theta = (scale * g.normal(size=shape)).astype(np.float32)
             labels = g.integers(0, num_labels, (1, h, w)).astype(np.uint8)
-            model = numpy_backend._Model(scores, theta, offsets)
+            pixel_weights = weights_for(g, 1, per_class, h, w)
+            halves = np.zeros(1, np.float32) if pixel_weights is None else gating.halves(pixel_weights)
+            model = numpy_backend._Model(scores, theta, offsets, pixel_weights)
             z = model.logits(model.padded(labels), np.array([4]))[0, 0]  # the centre pixel: 8 neighbours
             weights = kernelmath.exp_neg(z - z.max())
             total = kernelmath.lane_sum(weights)
@@ -262,8 +282,8 @@ def test_draw_is_exact_when_the_uniform_sits_at_a_decision_boundary(host, scale)
                 expected = numpy_backend.draw(z, np.float64(u))
                 exact = ctypes.c_int(0)
                 got = host.pixel_host(num_labels, s, h * w, _ptr(labels), h, w, 1, 1, _ptr(tables),
-                                      lp, _ptr(off), len(offsets), float(u), cupy_backend.SAMPLE,
-                                      ctypes.byref(exact))
+                                      lp, _ptr(off), len(offsets), _ptr(halves), per_class, float(u),
+                                      cupy_backend.SAMPLE, ctypes.byref(exact))
                 assert got == expected, (num_labels, trial, u)
                 fallback += exact.value
                 certified += 1 - exact.value
@@ -297,17 +317,19 @@ static void one_thread() { threadIdx.x = blockIdx.x = 0; blockDim.x = gridDim.x 
 
 #define INSTANTIATE(L) \
 extern "C" void gibbs_colour_##L(int, int, const float* s, u8* lab, const float* t, const int* off, const int* order, \
-                                 const u64* bases, int N, int H, int W, int C, int Lp, int q0, int count, \
-                                 int use_smem, int mode, int* counter) { \
-  one_thread(); gibbs_colour<L>(s, lab, t, off, order, bases, N, H, W, C, Lp, q0, count, use_smem, mode, counter); } \
+                                 const u64* bases, const float* hw, int N, int H, int W, int C, int K, int Lp, \
+                                 int q0, int count, int use_smem, int mode, int* counter) { \
+  one_thread(); \
+  gibbs_colour<L>(s, lab, t, off, order, bases, hw, N, H, W, C, K, Lp, q0, count, use_smem, mode, counter); } \
 extern "C" void gibbs_raster_##L(int grid, int block, const float* s, u8* lab, const float* t, const int* off, \
-                                 const u64* bases, int N, int H, int W, int C, int Lp, int mode, int* counter) { \
+                                 const u64* bases, const float* hw, int N, int H, int W, int C, int K, int Lp, \
+                                 int mode, int* counter) { \
   blockDim.x = block; gridDim.x = grid; \
   for (int b = 0; b < grid; ++b) for (int i = 0; i < block; ++i) { \
-    blockIdx.x = b; threadIdx.x = i; gibbs_raster<L>(s, lab, t, off, bases, N, H, W, C, Lp, mode, counter); } } \
-extern "C" void conditionals_##L(int, int, const float* s, const u8* lab, const float* t, const int* off, int N, \
-                                 int H, int W, int C, int Lp, float* out) { \
-  one_thread(); conditionals<L>(s, lab, t, off, N, H, W, C, Lp, out); }
+    blockIdx.x = b; threadIdx.x = i; gibbs_raster<L>(s, lab, t, off, bases, hw, N, H, W, C, K, Lp, mode, counter); } } \
+extern "C" void conditionals_##L(int, int, const float* s, const u8* lab, const float* t, const int* off, \
+                                 const float* hw, int N, int H, int W, int C, int K, int Lp, float* out) { \
+  one_thread(); conditionals<L>(s, lab, t, off, hw, N, H, W, C, K, Lp, out); }
 INSTANTIATE(2) INSTANTIATE(3) INSTANTIATE(4) INSTANTIATE(5) INSTANTIATE(20)
 extern "C" void count_onehot_(int, int, int* counts, const u8* labels, int N, int L, long P) {
   one_thread(); count_onehot(counts, labels, N, L, P); }
@@ -401,27 +423,36 @@ def fake_cupy(emulated, monkeypatch):
         cache.cache_clear()
 
 
-EMULATED = [(2, "window:1", 1.0), (3, "sparse:1,2", 2.0), (5, [[0, 2], [2, 1], [1, -3]], 1.0),
-            (20, "window:3", 0.3)]  # the last one's tables take 80 KB of shared memory
+EMULATED = [(2, "window:1", 1.0, 0), (3, "sparse:1,2", 2.0, 0), (5, [[0, 2], [2, 1], [1, -3]], 1.0, 0),
+            (20, "window:3", 0.3, 0),  # tables of 80 KB in shared memory
+            (3, "sparse:1,2", 2.0, 2), (20, "window:3", 0.3, 2)]  # K = 2: 160 KB
 
 
 @pytest.mark.parametrize("schedule", ["chromatic", "raster"])
-@pytest.mark.parametrize("case", EMULATED, ids=lambda c: f"L{c[0]}-{c[1]}")
+@pytest.mark.parametrize("case", EMULATED, ids=lambda c: f"L{c[0]}-{c[1]}-K{c[3]}")
 def test_emulated_backend_sweeps_like_numpy(fake_cupy, case, schedule):
-    num_labels, edges, scale = case
+    num_labels, edges, scale, per_class = case
     g = np.random.default_rng(num_labels)
     offsets = sampler.parse_edges(edges)
     scores = (2 * g.normal(size=(3, num_labels, 9, 11))).astype(np.float32)
-    theta = (scale * g.normal(size=(len(offsets), num_labels, num_labels))).astype(np.float32)
+    shape = (len(offsets),) + ((per_class,) if per_class else ()) + (num_labels, num_labels)
+    theta = (scale * g.normal(size=shape)).astype(np.float32)
     labels = g.integers(0, num_labels, (3, 9, 11)).astype(np.uint8)
+    weights = weights_for(g, 3, per_class, 9, 11)
+    kw = backends.weighted(weights)
     for step in range(2):
         bases = rng.image_bases(5, np.arange(3), np.full(3, step, np.uint64))
-        expected = numpy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule)
-        got = cupy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule)
+        expected = numpy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule, **kw)
+        got = cupy_backend.sweep(scores, labels.copy(), theta, offsets, bases, schedule, **kw)
         assert np.array_equal(got, expected)
+        if not per_class:  # K = 1 with unit weights: the same sweep
+            unit = cupy_backend.sweep(scores, labels.copy(), theta[:, None], offsets, bases, schedule,
+                                      weights=np.ones((3, 1, 9, 11), np.float32))
+            assert np.array_equal(unit, expected)
         labels = expected
-    model = cupy_backend.Model(scores, theta, offsets, schedule)
-    assert model.use_smem and model.shared == 4 * 2 * len(offsets) * num_labels * (-(-num_labels // 4) * 4 + 1)
+    model = cupy_backend.Model(scores, theta, offsets, schedule, weights)
+    lp = -(-num_labels // 4) * 4
+    assert model.use_smem and model.shared == 4 * 2 * len(offsets) * max(1, per_class) * num_labels * (lp + 1)
     device = fake_cupy.asarray(labels)
     model.sweep(device, fake_cupy.asarray(bases), cupy_backend.SAMPLE_EXACT)
     assert int(model.counter.get()[0]) == labels.size  # every pixel, once
@@ -451,6 +482,34 @@ def test_emulated_backend_statistics_and_baselines(fake_cupy):
                                           burn_in, "chromatic")
     expected = sampler.marginals(scores, theta, offsets, burn_in=burn_in, samples=samples, seed=4, backend="numpy")
     assert np.array_equal((counts / np.float32(samples)).astype(np.float32), expected)
+
+
+def test_emulated_backend_with_weights(fake_cupy):
+    """Conditionals, ICM, mean field, marginals and train_step with image-dependent factors:
+    numpy_backend's numbers (train_step's weighted counts summed on the host)."""
+    g = np.random.default_rng(5)
+    offsets = sampler.parse_edges("sparse:1,2")
+    scores = (2 * g.normal(size=(3, 4, 10, 12))).astype(np.float32)
+    theta = g.normal(size=(len(offsets), 2, 4, 4)).astype(np.float32)
+    labels = g.integers(0, 4, (3, 10, 12)).astype(np.uint8)
+    weights = weights_for(g, 3, 2, 10, 12)
+    assert np.allclose(cupy_backend.conditionals(scores, labels, theta, offsets, weights),
+                       numpy_backend.conditionals(scores, labels, theta, offsets, weights), atol=1e-6)
+    for iterations in (1, 30):
+        assert np.array_equal(cupy_backend.icm(scores, labels.copy(), theta, offsets, iterations, weights),
+                              numpy_backend.icm(scores, labels.copy(), theta, offsets, iterations, weights))
+    assert np.allclose(cupy_backend.meanfield(scores, theta, offsets, 5, 0.5, weights),
+                       numpy_backend.meanfield(scores, theta, offsets, 5, 0.5, weights), atol=1e-6)
+    bases = np.stack([rng.image_bases(4, np.arange(3), np.full(3, s, np.uint64)) for s in range(5)])
+    counts = cupy_backend.marginal_counts(scores, scores.argmax(axis=1).astype(np.uint8), theta, offsets, bases, 2,
+                                          "chromatic", weights)
+    expected = sampler.marginals(scores, theta, offsets, burn_in=2, samples=3, seed=4, backend="numpy",
+                                 weights=weights)
+    assert np.array_equal((counts / np.float32(3)).astype(np.float32), expected)
+    got = labels.copy()
+    counts = cupy_backend.train_step(scores, got, theta, offsets, bases[:2], "chromatic", weights)
+    expected = sampler.train_step(scores, labels, theta, offsets, sweeps=2, seed=4, backend="numpy", weights=weights)
+    assert np.array_equal(got, expected[0]) and np.array_equal(counts, expected[1])
 
 
 @pytest.mark.parametrize("schedule", ["chromatic", "raster"])

@@ -19,15 +19,19 @@ and every score is read from DRAM once per sweep. Uniforms come from sampler/rng
 hash computed on the device from the per-image base (N uint64 per sweep, no per-pixel host
 randomness). The labels drawn are exactly numpy_backend.draw's float64 ones (see the .cu);
 raster sweeps run one thread per image (exact but slow; for tests).
+
+Image-dependent factors (weights, sampler/gating.py): K tables per class in the same layout, and
+the halved weights (N, K, H*W) on the device in pixel order; each thread forms its edges' weights.
 """
 import functools
 import pathlib
 
 import numpy as np
 
-from .. import grid
+from .. import gating, grid
 from .. import mean_field
 from ..colouring import schedule_plan
+from ..stats import weighted_pair_counts
 
 SOURCE = pathlib.Path(__file__).with_name("cupy_kernels.cu")
 OPTIONS = ("--std=c++17", "--fmad=false")  # no contraction into FMA: float64 bits as in NumPy
@@ -106,22 +110,25 @@ def _resident(kernel, block, shared):
 
 def host_tables(theta):
     """(flat float32 tables, Lp): (2, C, L, Lp) theta[c].T then theta[c], rows zero-padded to Lp
-    (a multiple of 4, for 16-byte loads), then (2, C, L) each row's max |entry| (for the error bound)."""
-    num_classes, num_labels, _ = theta.shape
+    (a multiple of 4, for 16-byte loads), then (2, C, L) each row's max |entry| (for the error bound);
+    theta (C, K, L, L): (2, C, K, L, Lp), then (2, C, K, L)."""
+    tables_in = theta if theta.ndim == 4 else theta[:, None]
+    num_classes, per_class, num_labels, _ = tables_in.shape
     lp = -(-num_labels // 4) * 4
-    tables = np.zeros((2, num_classes, num_labels, lp), dtype=np.float32)
-    tables[0, :, :, :num_labels] = theta.transpose(0, 2, 1)
-    tables[1, :, :, :num_labels] = theta
-    return np.concatenate([tables.ravel(), np.abs(tables).max(axis=3).ravel()]), lp
+    tables = np.zeros((2, num_classes, per_class, num_labels, lp), dtype=np.float32)
+    tables[0, ..., :num_labels] = tables_in.transpose(0, 1, 3, 2)
+    tables[1, ..., :num_labels] = tables_in
+    return np.concatenate([tables.ravel(), np.abs(tables).max(axis=4).ravel()]), lp
 
 
 class Model:
     """One model on the device: scores (colour-major for chromatic), padded tables, offsets.
 
-    scores (N, L, H, W) float32, theta (C, L, L) float32 (NumPy or CuPy), offsets (C, 2) int.
+    scores (N, L, H, W) float32, theta (C, L, L) float32 (NumPy or CuPy), offsets (C, 2) int;
+    or theta (C, K, L, L) with weights (N, K, H, W) float32 (NumPy).
     """
 
-    def __init__(self, scores, theta, offsets, schedule="chromatic"):
+    def __init__(self, scores, theta, offsets, schedule="chromatic", weights=None):
         cp = _cupy()
         scores = cp.asarray(scores, dtype=cp.float32)
         self.n, self.num_labels, self.h, self.w = n, num_labels, h, w = scores.shape
@@ -133,6 +140,8 @@ class Model:
         theta_host = cp.asnumpy(theta) if isinstance(theta, cp.ndarray) else np.asarray(theta)
         tables, self.lp = host_tables(theta_host)
         self.tables = cp.asarray(tables)
+        self.per_class = 0 if weights is None else weights.shape[1]
+        self.halves = cp.asarray(np.zeros(1, np.float32) if weights is None else gating.halves(weights))
         order, starts = schedule_plan(grid.key(offsets), h, w, schedule)
         self.starts = starts.tolist()
         flat = scores.reshape(n, num_labels, h * w)
@@ -160,18 +169,18 @@ class Model:
         """
         i32 = np.int32
         n, num_labels, h, w = self.n, self.num_labels, self.h, self.w
-        common = (i32(n), i32(h), i32(w), i32(self.num_classes), i32(self.lp))
+        common = (i32(n), i32(h), i32(w), i32(self.num_classes), i32(self.per_class), i32(self.lp))
         if self.schedule == "raster":
             kernel = _kernel(num_labels, "gibbs_raster")
             block = 32
-            kernel((-(-n // block),), (block,), (self.scores, labels, self.tables, self.offsets, bases, *common,
-                                                  i32(mode), self.counter))
+            kernel((-(-n // block),), (block,), (self.scores, labels, self.tables, self.offsets, bases, self.halves,
+                                                  *common, i32(mode), self.counter))
             return
         kernel, shared = _kernel(num_labels, "gibbs_colour"), self.shared
         for q0, q1 in zip(self.starts[:-1], self.starts[1:]):
             items = n * (q1 - q0)
             kernel((_grid(items, self.block, shared, self.per_sm),), (self.block,),
-                   (self.scores, labels, self.tables, self.offsets, self.order, bases, *common, i32(q0),
+                   (self.scores, labels, self.tables, self.offsets, self.order, bases, self.halves, *common, i32(q0),
                     i32(q1 - q0), i32(self.use_smem), i32(mode), self.counter),
                    shared_mem=shared)
 
@@ -183,8 +192,8 @@ class Model:
         out = cp.empty((n, num_labels, h, w), dtype=cp.float32)
         i32 = np.int32
         _kernel(num_labels, "conditionals")((_grid(n * h * w, BLOCK),), (BLOCK,), (
-            self.scores, labels, self.tables, self.offsets, i32(n), i32(h), i32(w), i32(self.num_classes),
-            i32(self.lp), out))
+            self.scores, labels, self.tables, self.offsets, self.halves, i32(n), i32(h), i32(w), i32(self.num_classes),
+            i32(self.per_class), i32(self.lp), out))
         return out
 
 
@@ -213,32 +222,36 @@ def pair_counts_device(labels, offsets, num_labels):
 
 # --- registry functions: NumPy in, NumPy out --------------------------------------------------
 
-def sweep(scores, labels, theta, offsets, bases, schedule):
+def sweep(scores, labels, theta, offsets, bases, schedule, weights=None):
     cp = _cupy()
     device = cp.asarray(labels)
-    Model(scores, theta, offsets, schedule).sweep(device, cp.asarray(bases))
+    Model(scores, theta, offsets, schedule, weights).sweep(device, cp.asarray(bases))
     labels[...] = device.get()
     return labels
 
 
-def train_step(scores, labels, theta, offsets, bases, schedule):
+def train_step(scores, labels, theta, offsets, bases, schedule, weights=None):
     """len(bases) sweeps ((S, N) uint64, one row per sweep) of labels, in place, then their pair
-    counts: one upload, the counts on the device, one download of labels and counts."""
+    counts: one upload, the counts on the device, one download of labels and counts. With weights,
+    the weighted counts are summed on the host after the download (float sums in a fixed order)."""
     cp = _cupy()
-    model = Model(scores, theta, offsets, schedule)
+    model = Model(scores, theta, offsets, schedule, weights)
     device, bases = cp.asarray(labels), cp.asarray(bases)
     for row in bases:
         model.sweep(device, row)
+    if weights is not None:
+        labels[...] = device.get()
+        return weighted_pair_counts(labels, weights, offsets, scores.shape[1])
     counts = pair_counts_device(device, offsets, scores.shape[1])
     labels[...] = device.get()
     return counts.get().astype(np.int64)
 
 
-def marginal_counts(scores, labels, theta, offsets, bases, burn_in, schedule):
+def marginal_counts(scores, labels, theta, offsets, bases, burn_in, schedule, weights=None):
     """(N, L, H, W) int32 label counts over sweeps burn_in.. of len(bases) sweeps, sweep s using
     bases[s] ((S, N) uint64): api.marginals' loop with the chain kept on the device."""
     cp = _cupy()
-    model = Model(scores, theta, offsets, schedule)
+    model = Model(scores, theta, offsets, schedule, weights)
     device, bases = cp.asarray(labels), cp.asarray(bases)
     counts = cp.zeros(scores.shape, dtype=cp.int32)
     for s in range(len(bases)):
@@ -248,9 +261,9 @@ def marginal_counts(scores, labels, theta, offsets, bases, burn_in, schedule):
     return counts.get()
 
 
-def icm(scores, labels, theta, offsets, iterations):
+def icm(scores, labels, theta, offsets, iterations, weights=None):
     cp = _cupy()
-    model = Model(scores, theta, offsets, "chromatic")
+    model = Model(scores, theta, offsets, "chromatic", weights)
     device = cp.asarray(labels)
     unused = cp.zeros(len(labels), dtype=cp.uint64)
     for _ in range(iterations):
@@ -262,9 +275,9 @@ def icm(scores, labels, theta, offsets, iterations):
     return labels
 
 
-def conditionals(scores, labels, theta, offsets):
+def conditionals(scores, labels, theta, offsets, weights=None):
     cp = _cupy()
-    return Model(scores, theta, offsets, "raster").conditionals(cp.asarray(labels)).get()
+    return Model(scores, theta, offsets, "raster", weights).conditionals(cp.asarray(labels)).get()
 
 
 def pair_counts(labels, offsets, num_labels):
@@ -272,6 +285,7 @@ def pair_counts(labels, offsets, num_labels):
     return pair_counts_device(_cupy().asarray(labels), offsets, num_labels).get().astype(np.int64)
 
 
-def meanfield(scores, theta, offsets, iterations, damping):
+def meanfield(scores, theta, offsets, iterations, damping, weights=None):
     cp = _cupy()
-    return mean_field.meanfield(cp, cp.asarray(scores), cp.asarray(theta), offsets, iterations, damping).get()
+    weights = None if weights is None else cp.asarray(weights)
+    return mean_field.meanfield(cp, cp.asarray(scores), cp.asarray(theta), offsets, iterations, damping, weights).get()

@@ -69,20 +69,40 @@ PORTABLE double exp_neg(double x) {
 // tables, Tf[c][j][l] = theta[c][l][j] (neighbour i + d_c has label j), Tb[c][k][l] =
 // theta[c][k][l] (neighbour i - d_c has label k), each followed by its (C, L) row maxima
 // max_l |row|. off: (C, 2) int offsets (dy >= 0).
+// Image-dependent factors (sampler/gating.py): K > 0 tables per class, Tf, Tb (C, K, L, Lp) and
+// their maxima (C, K, L); hw: the image's half weights 0.5 * weights, (K, H*W) in pixel order, so
+// that edge (i, j) weighs w_k = hw[k][i] + hw[k][j] (a float32 sum) for table k. K = 0: none.
+
+// One neighbour's terms in float64: z[l] += w_k * row_k[l] for each k (the float32 product is
+// exact in float64), numpy_backend's order; row points at table k = 0's row, rows K apart.
+template <int L>
+PORTABLE void add_weighted_exact(double* z, const float* row, long stride, const float* hw, int K, long P,
+                                 int p, int q) {
+  for (int k = 0; k < K; ++k) {
+    const double w = (double)(hw[k * P + p] + hw[k * P + q]);
+    for (int l = 0; l < L; ++l) z[l] += w * (double)row[k * stride + l];
+  }
+}
 
 template <int L>
 PORTABLE void logits_exact(double* z, const float* s, long sstride, const u8* lab, int H, int W, int y,
-                           int x, const float* Tf, const float* Tb, int Lp, const int* off, int C) {
+                           int x, const float* Tf, const float* Tb, int Lp, const int* off, int C,
+                           const float* hw, int K) {
   for (int l = 0; l < L; ++l) z[l] = (double)s[l * sstride];
+  const int Kt = K ? K : 1, p = y * W + x;
   for (int c = 0; c < C; ++c) {  // numpy_backend's order: unary, then per class forward, backward
     const int dy = off[2 * c], dx = off[2 * c + 1];
     if (y + dy < H && x + dx >= 0 && x + dx < W) {
-      const float* row = Tf + ((long)c * L + lab[(y + dy) * W + x + dx]) * Lp;
-      for (int l = 0; l < L; ++l) z[l] += (double)row[l];
+      const int q = (y + dy) * W + x + dx;
+      const float* row = Tf + (((long)c * Kt) * L + lab[q]) * Lp;
+      if (K) add_weighted_exact<L>(z, row, (long)L * Lp, hw, K, (long)H * W, p, q);
+      else for (int l = 0; l < L; ++l) z[l] += (double)row[l];
     }
     if (y - dy >= 0 && x - dx >= 0 && x - dx < W) {
-      const float* row = Tb + ((long)c * L + lab[(y - dy) * W + x - dx]) * Lp;
-      for (int l = 0; l < L; ++l) z[l] += (double)row[l];
+      const int q = (y - dy) * W + x - dx;
+      const float* row = Tb + (((long)c * Kt) * L + lab[q]) * Lp;
+      if (K) add_weighted_exact<L>(z, row, (long)L * Lp, hw, K, (long)H * W, p, q);
+      else for (int l = 0; l < L; ++l) z[l] += (double)row[l];
     }
   }
 }
@@ -133,22 +153,38 @@ PORTABLE void add_row(float* z, const float* row) {
 #endif
 }
 
+// The float32 terms of one neighbour: z[l] += w_k * row_k[l] for each k, and the error sums of
+// gibbs_pixel: each product errs by at most 2**-24 of |w_k| max|row_k| (the row's maximum m_k),
+// each addition by 2**-24 of a result below smax + R (R += |w_k| m_k first).
+template <int L>
+PORTABLE void add_weighted_rows(float* z, const float* row, const float* maxima, long stride, const float* hw,
+                                int K, long P, int p, int q, float smax, float& R, float& E) {
+  for (int k = 0; k < K; ++k) {  // table k's row (its maximum) lies k * stride (k * L) further on
+    const float w = hw[k * P + p] + hw[k * P + q], bound = fabsf(w) * maxima[k * L];
+    const float* r = row + k * stride;
+    for (int l = 0; l < L; ++l) z[l] += w * r[l];
+    R += bound;
+    E += smax + R + bound;
+  }
+}
+
 // numpy_backend's logits and draw of one pixel, in float64.
 template <int L>
 COLD int gibbs_pixel_exact(const float* s, long sstride, const u8* lab, int H, int W, int y, int x,
-                           const float* Tf, const float* Tb, int Lp, const int* off, int C, double u) {
+                           const float* Tf, const float* Tb, int Lp, const int* off, int C, const float* hw, int K,
+                           double u) {
   double z[L];
-  logits_exact<L>(z, s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C);
+  logits_exact<L>(z, s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C, hw, K);
   return draw_exact<L>(z, u);
 }
 
 // Sampled label of one pixel: always numpy_backend.draw's on the float64 logits.
-// Rf, Rb: the row maxima of Tf, Tb. mode 1: skip the float32 path.
-// *exact is set to 1 when the float64 path ran.
+// Rf, Rb: the row maxima of Tf, Tb. hw, K: the weights (see above; K = 0: none).
+// mode 1: skip the float32 path. *exact is set to 1 when the float64 path ran.
 template <int L>
 PORTABLE int gibbs_pixel(const float* s, long sstride, const u8* lab, int H, int W, int y, int x,
                          const float* Tf, const float* Tb, const float* Rf, const float* Rb, int Lp,
-                         const int* off, int C, double u, int mode, int* exact) {
+                         const int* off, int C, const float* hw, int K, double u, int mode, int* exact) {
   if (mode == 0) {
     float z[L];
     float smax = 0.0f;
@@ -158,22 +194,34 @@ PORTABLE int gibbs_pixel(const float* s, long sstride, const u8* lab, int H, int
     }
     // |z32[l] - z64[l]| <= E: each float32 (float64) addition errs by at most 2**-24 (2**-53) of
     // its result, whose size is at most smax + R (R: the row maxima added so far); E takes twice
-    // the sum of those bounds.
+    // the sum of those bounds. With weights, the products' errors too (add_weighted_rows).
     const float ulp = 1.1920929e-7f;  // 2**-23
+    const int Kt = K ? K : 1, p = y * W + x;
+    const long P = (long)H * W;
     float R = 0.0f, E = 0.0f;
     for (int c = 0; c < C; ++c) {
       const int dy = off[2 * c], dx = off[2 * c + 1];
       if (y + dy < H && x + dx >= 0 && x + dx < W) {
-        const long row = (long)c * L + lab[(y + dy) * W + x + dx];
-        add_row<L>(z, Tf + row * Lp);
-        R += Rf[row];
-        E += smax + R;
+        const int q = (y + dy) * W + x + dx;
+        const long row = (long)c * Kt * L + lab[q];
+        if (K) {
+          add_weighted_rows<L>(z, Tf + row * Lp, Rf + row, (long)L * Lp, hw, K, P, p, q, smax, R, E);
+        } else {
+          add_row<L>(z, Tf + row * Lp);
+          R += Rf[row];
+          E += smax + R;
+        }
       }
       if (y - dy >= 0 && x - dx >= 0 && x - dx < W) {
-        const long row = (long)c * L + lab[(y - dy) * W + x - dx];
-        add_row<L>(z, Tb + row * Lp);
-        R += Rb[row];
-        E += smax + R;
+        const int q = (y - dy) * W + x - dx;
+        const long row = (long)c * Kt * L + lab[q];
+        if (K) {
+          add_weighted_rows<L>(z, Tb + row * Lp, Rb + row, (long)L * Lp, hw, K, P, p, q, smax, R, E);
+        } else {
+          add_row<L>(z, Tb + row * Lp);
+          R += Rb[row];
+          E += smax + R;
+        }
       }
     }
     E *= ulp;
@@ -210,14 +258,15 @@ PORTABLE int gibbs_pixel(const float* s, long sstride, const u8* lab, int H, int
     if (2.0f * E < 0.02f && pick >= 0 && hi > t + B && (pick == 0 || lo < t - B)) return pick;
   }
   *exact = 1;
-  return gibbs_pixel_exact<L>(s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C, u);
+  return gibbs_pixel_exact<L>(s, sstride, lab, H, W, y, x, Tf, Tb, Lp, off, C, hw, K, u);
 }
 
 #if defined(__CUDACC__) || defined(EMULATE_KERNELS)  // EMULATE_KERNELS: the host tests' one-thread emulation
 // --- kernels -----------------------------------------------------------------------------------
 // Shapes: scores (N, L, P) with P = H*W; labels (N, H, W) uint8; tables: (2, C, L, Lp) Tf then Tb,
-// then (2, C, L) their row maxima;
-// offsets (C, 2) int32; bases (N,) uint64; counter: one int (events, see each kernel).
+// then (2, C, L) their row maxima (with weights: (2, C, K, L, Lp), then (2, C, K, L));
+// offsets (C, 2) int32; bases (N,) uint64; halves (N, K, P) float32, 0.5 * weights (K = 0: none,
+// not read); counter: one int (events, see each kernel).
 
 // Copies the tables into shared memory when they fit (use_smem), else reads them from global.
 __device__ const float* stage_tables(float* smem, const float* tables, int count, int use_smem) {
@@ -234,13 +283,14 @@ __device__ const float* stage_tables(float* smem, const float* tables, int count
 template <int L>
 __global__ void gibbs_colour(const float* __restrict__ scores, u8* labels, const float* __restrict__ tables,
                              const int* __restrict__ offsets, const int* __restrict__ order,
-                             const u64* __restrict__ bases, int N, int H, int W, int C, int Lp, int q0,
-                             int count, int use_smem, int mode, int* counter) {
+                             const u64* __restrict__ bases, const float* __restrict__ halves, int N, int H, int W,
+                             int C, int K, int Lp, int q0, int count, int use_smem, int mode, int* counter) {
   extern __shared__ float smem[];
-  const float* T = stage_tables(smem, tables, 2 * C * L * (Lp + 1), use_smem);
-  const float* Tb = T + (long)C * L * Lp;
-  const float* Rf = T + 2 * (long)C * L * Lp;
-  const float* Rb = Rf + C * L;
+  const int CK = C * (K ? K : 1);
+  const float* T = stage_tables(smem, tables, 2 * CK * L * (Lp + 1), use_smem);
+  const float* Tb = T + (long)CK * L * Lp;
+  const float* Rf = T + 2 * (long)CK * L * Lp;
+  const float* Rb = Rf + CK * L;
   const long P = (long)H * W;
   const unsigned items = (unsigned)N * (unsigned)count;  // < 2**31 (checked by the caller): 32-bit division
   int events = 0;
@@ -249,16 +299,17 @@ __global__ void gibbs_colour(const float* __restrict__ scores, u8* labels, const
     const int q = q0 + (int)(item - n * (unsigned)count);
     const int p = order[q], y = p / W, x = p - y * W;
     const float* s = scores + (long)n * L * P + q;
+    const float* hw = halves + (long)n * K * P;
     u8* lab = labels + n * P;
     int label;
     if (mode == 2) {
       double z[L];
-      logits_exact<L>(z, s, P, lab, H, W, y, x, T, Tb, Lp, offsets, C);
+      logits_exact<L>(z, s, P, lab, H, W, y, x, T, Tb, Lp, offsets, C, hw, K);
       label = improve<L>(z, lab[p]);
       events += label != lab[p];
     } else {
       int exact = 0;
-      label = gibbs_pixel<L>(s, P, lab, H, W, y, x, T, Tb, Rf, Rb, Lp, offsets, C, uniform(bases[n], (u64)p),
+      label = gibbs_pixel<L>(s, P, lab, H, W, y, x, T, Tb, Rf, Rb, Lp, offsets, C, hw, K, uniform(bases[n], (u64)p),
                              mode, &exact);
       events += exact;
     }
@@ -271,20 +322,23 @@ __global__ void gibbs_colour(const float* __restrict__ scores, u8* labels, const
 // scores in their natural (N, L, P) order.
 template <int L>
 __global__ void gibbs_raster(const float* __restrict__ scores, u8* labels, const float* __restrict__ tables,
-                             const int* __restrict__ offsets, const u64* __restrict__ bases, int N, int H,
-                             int W, int C, int Lp, int mode, int* counter) {
+                             const int* __restrict__ offsets, const u64* __restrict__ bases,
+                             const float* __restrict__ halves, int N, int H, int W, int C, int K, int Lp, int mode,
+                             int* counter) {
   const int n = blockIdx.x * blockDim.x + threadIdx.x;
   if (n >= N) return;
   const long P = (long)H * W;
-  const float* Tb = tables + (long)C * L * Lp;
-  const float* Rf = tables + 2 * (long)C * L * Lp;
+  const int CK = C * (K ? K : 1);
+  const float* Tb = tables + (long)CK * L * Lp;
+  const float* Rf = tables + 2 * (long)CK * L * Lp;
+  const float* hw = halves + (long)n * K * P;
   u8* lab = labels + n * P;
   int events = 0;
   for (int p = 0; p < P; ++p) {
     int exact = 0;
     const int y = p / W, x = p - y * W;
-    lab[p] = (u8)gibbs_pixel<L>(scores + (long)n * L * P + p, P, lab, H, W, y, x, tables, Tb, Rf, Rf + C * L,
-                                Lp, offsets, C, uniform(bases[n], (u64)p), mode, &exact);
+    lab[p] = (u8)gibbs_pixel<L>(scores + (long)n * L * P + p, P, lab, H, W, y, x, tables, Tb, Rf, Rf + CK * L,
+                                Lp, offsets, C, hw, K, uniform(bases[n], (u64)p), mode, &exact);
     events += exact;
   }
   if (events) atomicAdd(counter, events);
@@ -293,15 +347,17 @@ __global__ void gibbs_raster(const float* __restrict__ scores, u8* labels, const
 // out (N, L, P) float32: log p(y_i = l | neighbours), numba_backend._conditionals' arithmetic.
 template <int L>
 __global__ void conditionals(const float* __restrict__ scores, const u8* __restrict__ labels,
-                             const float* __restrict__ tables, const int* __restrict__ offsets, int N, int H,
-                             int W, int C, int Lp, float* out) {
+                             const float* __restrict__ tables, const int* __restrict__ offsets,
+                             const float* __restrict__ halves, int N, int H, int W, int C, int K, int Lp,
+                             float* out) {
   const long P = (long)H * W;
+  const int CK = C * (K ? K : 1);
   for (long item = (long)blockIdx.x * blockDim.x + threadIdx.x; item < (long)N * P;
        item += (long)gridDim.x * blockDim.x) {
     const int n = (int)(item / P), p = (int)(item - n * P), y = p / W, x = p - y * W;
     double z[L];
     logits_exact<L>(z, scores + (long)n * L * P + p, P, labels + n * P, H, W, y, x, tables,
-                    tables + (long)C * L * Lp, Lp, offsets, C);
+                    tables + (long)CK * L * Lp, Lp, offsets, C, halves + (long)n * K * P, K);
     double top = z[0];
     for (int l = 1; l < L; ++l) top = z[l] > top ? z[l] : top;
     double norm = 0.0;
