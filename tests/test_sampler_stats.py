@@ -59,7 +59,8 @@ def chain_statistics(scores, theta, offsets, backend, schedule, chains=2000, gro
                 if weights is None:
                     pairs[g] += sampler.pair_counts(labels[m], offsets, num_labels) / len(m)
                     continue
-                pairs[g] += sampler.weighted_pair_counts(labels[m], batch_weights[m], offsets, num_labels) / len(m)
+                pairs[g] += sampler.weighted_pair_counts(labels[m], batch_weights[m], offsets, num_labels,
+                                                         backend="numpy") / len(m)  # no parallel region per group
                 weight_stats[g] += sampler.weight_statistics(labels[m], theta, offsets).mean(axis=0)
     return [(x.mean(axis=0) / samples, x.std(axis=0, ddof=1) / samples / np.sqrt(groups))
             for x in (unary, pairs) + (() if weights is None else (weight_stats,))]
