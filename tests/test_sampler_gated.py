@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import sampler
+from conftest import run_tool
 from sampler import stats
 from test_sampler_stats import BACKENDS, FLOOR, K, SCHEDULES, chain_statistics
 
@@ -310,3 +311,14 @@ def test_zero_weights_leave_the_unaries_alone():
         assert np.all(np.abs(counts - n * p) <= K * np.sqrt(n * p * (1 - p)) + 1)
     q = sampler.meanfield(scores[:2], theta, sampler.window(1), weights=zeros[:2])
     assert np.allclose(q, p, atol=1e-6)
+
+
+@NUMBA
+def test_benchmark_prints_the_gated_sweep_against_the_stationary_one(capsys):
+    """tools/bench_sampler.py --gated: both sweeps' times and their ratio, in one run (tiny here)."""
+    assert run_tool("bench_sampler", ["--gated", "--batch", "2", "--labels", "3", "--height", "12", "--width", "16",
+                                      "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.startswith("  ")}
+    assert float(rows["stationary"][1]) > 0 and float(rows["K=2"][1]) > 0
+    assert "ratio" in rows and rows["ratio"][-1] == "1.6x)" and "image-dependent" in out

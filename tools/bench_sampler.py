@@ -4,6 +4,7 @@ of one sweep grows with pixels, labels and edge classes (log-log exponents).
 
     python tools/bench_sampler.py            # L=20, 120x160, batch 16 (the training setting)
     python tools/bench_sampler.py --quick    # smaller and fewer repeats, a smoke run
+    python tools/bench_sampler.py --gated --batch 8   # only image-dependent (K = 2) against stationary sweeps
     python tools/bench_sampler.py --backend cupy --backend numba --schedule chromatic \\
         --batch 64 --height 240 --width 320  # GPU: also on-device Gpixel-sweeps/s against the roofline
     git archive BASE sampler | tar -x -C /tmp/base && \\
@@ -43,6 +44,8 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="60x80 images, 2 repeats, no NumPy raster, short scaling")
     p.add_argument("--baseline", metavar="DIR", help="only time numba chromatic sweeps at the default CRF against "
                    "the sampler package in DIR/sampler (another commit's), alternating, same inputs")
+    p.add_argument("--gated", action="store_true", help="only time numba chromatic sweeps at the default CRF with "
+                   "image-dependent factors (K = 2) against stationary ones, alternating, and print their ratio")
     args = p.parse_args(argv)
     if args.labels < 2:
         p.error("--labels: expected at least 2")

@@ -1,7 +1,8 @@
 """Speed of sampler.sweep (tools/bench_sampler.py): Mpixel-sweeps/s per backend, schedule and
-edge set against the CPU's arithmetic bound, whole-chain operations, a paired comparison with
-another commit's sampler, the GPU roofline, and how a sweep's time grows with pixels, labels and
-edge classes (log-log exponents). Every function prints its table to stdout.
+edge set against the CPU's arithmetic bound, whole-chain operations, image-dependent factors
+against the stationary model, a paired comparison with another commit's sampler, the GPU
+roofline, and how a sweep's time grows with pixels, labels and edge classes (log-log exponents).
+Every function prints its table to stdout.
 """
 import os
 import statistics
@@ -13,6 +14,8 @@ import numpy as np
 import sampler
 
 EDGE_SETS = ("window:1", "window:2", "window:3", "sparse:1,2,4,8", "sparse:1,2,4,8,16,32")  # the last: the default CRF
+GATED_TABLES = 2  # K of the image-dependent row
+GATED_TARGET = 1.6  # issue 21: a K = 2 sweep costs at most 1.6x the stationary one
 
 
 def model_inputs(edges, n, num_labels, h, w):
@@ -48,6 +51,9 @@ def run(args):
     """The whole benchmark for the parsed command line `args` (tools/bench_sampler.py)."""
     if args.baseline:
         return against_baseline(args)
+    if args.gated:
+        gated_versus_stationary(args)
+        return
     backends = args.backend or sampler.available_backends()
     schedules = args.schedule or ["chromatic", "raster"]
     n, num_labels, h, w = args.batch, args.labels, args.height, args.width
@@ -80,6 +86,7 @@ def run(args):
     if "numba" in backends and "chromatic" in schedules:
         arithmetic_bound(args, table, threads)
         whole_chain(args)
+        gated_versus_stationary(args)
     if "numpy" in backends and "numba" in backends and "chromatic" in schedules:
         print("\nspeed-up of numba chromatic over numpy chromatic (same inputs, this run; target >= 25x):")
         for edges in EDGE_SETS:
@@ -156,6 +163,46 @@ def whole_chain(args):
     print(f"\nnumba, {EDGE_SETS[-1]}, batch {n}: a learning step's sampling (median ms, taking turns)")
     for name, t in times.items():
         print(f"  {name:<26}{statistics.median(t) * 1e3:8.2f}")
+
+
+def gated_inputs(n, num_labels, h, w, per_class=GATED_TABLES):
+    """(theta (C, K, L, L), weights (N, K, H, W)) of the image-dependent model at the default CRF:
+    tables of model_inputs' scale, and weights a softmax over K of random logits (as a Softmax
+    branch of the net makes them), the same every call."""
+    g = np.random.default_rng(1)
+    offsets = sampler.parse_edges(EDGE_SETS[-1])
+    theta = (0.3 * g.normal(size=(len(offsets), per_class, num_labels, num_labels))).astype(np.float32)
+    logits = g.normal(size=(n, per_class, h, w))
+    weights = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return theta, weights.astype(np.float32)
+
+
+def gated_versus_stationary(args):
+    """Numba chromatic sweeps of the default CRF: the stationary model and image-dependent factors
+    (GATED_TABLES tables per class mixed by per-pixel weights), taking turns on the same scores and
+    labels; median wall time of 3 x args.repeats sweeps each, and their ratio (target: at most
+    GATED_TARGET)."""
+    n, num_labels, h, w = args.batch, args.labels, args.height, args.width
+    offsets, scores, theta, labels = model_inputs(EDGE_SETS[-1], n, num_labels, h, w)
+    tables, weights = gated_inputs(n, num_labels, h, w)
+    ways = {"stationary": lambda step: sampler.sweep(scores, labels, theta, offsets, step=step, backend="numba"),
+            f"K={GATED_TABLES}": lambda step: sampler.sweep(scores, labels, tables, offsets, step=step,
+                                                           backend="numba", weights=weights)}
+    times = {name: [] for name in ways}
+    for step in range(3 * args.repeats + 1):  # the first sweep of each untimed (compilation, caches)
+        for name in (ways if step % 2 else reversed(list(ways))):
+            start = time.perf_counter()
+            ways[name](step)
+            if step:
+                times[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(t) for name, t in times.items()}
+    print(f"\nnumba chromatic, {EDGE_SETS[-1]}, batch {n}: image-dependent factors against the stationary model "
+          f"(median ms of {3 * args.repeats} sweeps each, taking turns)")
+    for name, t in median.items():
+        print(f"  {name:<26}{t * 1e3:8.2f}")
+    ratio = median[f"K={GATED_TABLES}"] / median["stationary"]
+    print(f"  ratio K={GATED_TABLES} / stationary   {ratio:6.2f}x (target <= {GATED_TARGET}x)")
+    return ratio
 
 
 def vector_bits():
