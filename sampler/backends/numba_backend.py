@@ -9,7 +9,10 @@ Layout, chosen for speed (see tools/bench_sampler.py):
   theta[c] transposed (the term of i + d_c), row 2c + 1 = theta[c] (the term of i - d_c), then a
   zero row for the outside label, each row zero-padded to Lp = a multiple of 2 x LANES labels;
 - for chromatic sampling, each image's scores are transposed once per call to (H*W, L);
-- pixels go in blocks of BLOCK pixels of one colour.
+- pixels go in blocks of BLOCK pixels of one colour;
+- image-dependent factors (weights, sampler/gating.py): K tables per stacked row (2C K rows),
+  and per image, once per call, the half weights framed like the labels (K blocks) and each
+  pixel's "spread" (_pad_weights: the a-priori part of the float32 error bound).
 
 Exactness: numpy_backend sums the logits and draws in float64; _logits and _draw restate that
 arithmetic in its order of operations, and ICM, raster sweeps and conditionals use only them.
@@ -18,15 +21,19 @@ vectors held in registers, with a running bound on their rounding error (_logits
 block's draws, across its pixels (_draws32), each with a proof that it is the float64 label
 (the argument of cupy_kernels.cu's gibbs_pixel). The float64 arithmetic runs for the pixels
 without a proof (about 0.2% on random inputs). So every label is numpy_backend's
-(tests/test_sampler_basics.py, tests/test_sampler_certified.py).
+(tests/test_sampler_basics.py, tests/test_sampler_certified.py). With weights, the float32
+logits add each neighbour's K rows times their edge weights by fused multiply-adds, k by k,
+and bound their error from checkpoints (_checkpoint_bound) rather than from every partial sum:
+a weighted sweep at K = 2 costs about 1.5x a stationary one (tools/bench_sampler.py --gated).
 
 The vectors are explicit (_vload, _vadd, ...: LLVM vector values, via Numba intrinsics) because
 Numba turns LLVM's SLP vectoriser off, and its loop vectoriser re-checks aliasing for every table
 row and leaves loops of L = 20 iterations scalar.
 
 Beyond sweeps: train_step's last chromatic sweep also counts the sample's pairs, each edge as
-its later end is drawn (_count_pairs), into one partial count per thread; count and
-pair_counts are kernels too (marginal_counts is backends/generic.py's, with these).
+its later end is drawn (_count_pairs), into one partial count per thread (with weights, a pass
+of its own with one partial sum per image: weighted_pair_counts); count and pair_counts are
+kernels too (marginal_counts is backends/generic.py's, with these).
 """
 import functools
 import math
@@ -568,6 +575,8 @@ def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, a
     Flat arrays and offsets rather than a view per pixel: Numba counts the references to a view,
     atomically, which costs more than the sums."""
     bounds[j] = bounds[j + 1] = _ZERO32
+    per_step = flat.shape[0] // (stride * steps.shape[0])  # K (1 without weights)
+    size_k = halves.shape[0] // (per_step + 1)  # one block of halves (_pad_weights), 0 without weights
     for c in range(0, lp, 2 * LANES):
         u, v, rest = rows[0] + c, rows[1] + c, num_labels - c
         a, b = _vload_first(source, u, rest), _vload_first(source, u + LANES, rest - LANES)
@@ -584,8 +593,6 @@ def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, a
         else:  # error_*: the sums of squares of the checkpoints (_checkpoint_bound)
             error_a, error_b, error_x, error_y = _vfma(a, a, error_a), _vfma(b, b, error_b), _vfma(x, x, error_x), \
                 _vfma(y, y, error_y)
-            per_step = flat.shape[0] // (stride * steps.shape[0])
-            size_k = halves.shape[0] // (per_step + 1)
             for k in range(per_step):
                 h = k * size_k
                 own, own_other = _vopaque(_vbroadcast(halves, h + q[0])), _vopaque(_vbroadcast(halves, h + q[1]))
@@ -608,12 +615,10 @@ def _logits32(source, rows, num_labels, padded, flat, stride, lp, steps, q, z, a
             bounds[j] = max(bounds[j], _vlargest(error_a, error_b))
             bounds[j + 1] = max(bounds[j + 1], _vlargest(error_x, error_y))
         else:
-            checkpoints = flat.shape[0] // stride // 2 + 1  # the unaries and every second sum of the 2C K
-            spread = halves.shape[0] // (flat.shape[0] // (stride * steps.shape[0]) + 1) * (
-                flat.shape[0] // (stride * steps.shape[0]))
+            checkpoints = per_step * steps.shape[0] // 2 + 1  # the unaries and every second sum of the 2C K
             for i, squares, p in ((j, _vlargest_or_nan(error_a, error_b), q[0]),
                                   (j + 1, _vlargest_or_nan(error_x, error_y), q[1])):
-                bound = _checkpoint_bound(squares, checkpoints, halves[spread + p])
+                bound = _checkpoint_bound(squares, checkpoints, halves[per_step * size_k + p])
                 bounds[i] = bounds[i] if bound <= bounds[i] else bound  # NaN (an overflow) wins
 
 
@@ -629,7 +634,11 @@ def _checkpoint_bound(squares, checkpoints, spread):
     the sum is at most (1 + u)(2 sum over checkpoints |a_cp| + spread); Cauchy-Schwarz bounds the
     sum over the M checkpoints by sqrt(M squares) (tight when they are alike). Slack: 2 M u for
     the rounding of squares, 2**-20 for u and this bound's own, 2**-10 for spread's float32 sum,
-    M 2**-70 for squares below the normal range. Not claimed (inf) when M u > 2**-10; NaN stays."""
+    M 2**-70 for squares below the normal range. Not claimed (inf) when M u > 2**-10; NaN stays.
+
+    numpy_backend adds in another order (t by t, k inside); its float64 partial sums are each at
+    most |u| + spread + (the odd terms, each below |a_m| + |a_{m-1}|) <= 2 x this bound, so their
+    own error, 2**-53 of their sum, stays below 2**-53 4 M (this bound): within _ERROR32's slack."""
     if checkpoints > 2**14:
         return _INF32
     count = np.float32(checkpoints)
