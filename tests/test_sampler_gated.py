@@ -8,7 +8,7 @@ import pytest
 
 import sampler
 from conftest import run_tool
-from sampler import stats
+from sampler import grid, stats
 from test_sampler_stats import BACKENDS, FLOOR, K, SCHEDULES, chain_statistics
 
 NUMBA = pytest.mark.skipif("numba" not in sampler.available_backends(), reason="numba not available")
@@ -177,9 +177,10 @@ def test_statistic_differences_from_the_disagreeing_pixels():
     got = stats.weight_statistics_difference(plus, minus, t, d)
     assert np.allclose(got, gap, atol=1e-6) and np.abs(gap).max() > 0.1
     near = mask.copy()  # pixels that differ or have a neighbour that does
-    for dy, dx in d.tolist():
-        near[:, :mask.shape[1] - dy, max(0, -dx):mask.shape[2] - max(0, dx)] |= mask[:, dy:, max(0, dx):mask.shape[2] + min(0, dx)]
-        near[:, dy:, max(0, dx):mask.shape[2] + min(0, dx)] |= mask[:, :mask.shape[1] - dy, max(0, -dx):mask.shape[2] - max(0, dx)]
+    for offset in d:
+        at_i, at_j = grid.overlap(offset, *mask.shape[1:])
+        near[(slice(None), *at_i)] |= mask[(slice(None), *at_j)]
+        near[(slice(None), *at_j)] |= mask[(slice(None), *at_i)]
     assert not got.transpose(1, 0, 2, 3)[:, ~near].any() and (~near).any()
     same = stats.weight_statistics_difference(plus, plus, t, d)
     assert not same.any() and not stats.weighted_pair_count_difference(plus, plus, wt, d, 4).any()
@@ -220,7 +221,7 @@ def test_log_likelihood_gradient_is_statistics_difference(name):
     scores, theta, offsets, weights = tiny_model(name, seed=3)
     truth = np.random.default_rng(4).integers(0, scores.shape[0], (1,) + scores.shape[1:]).astype(np.uint8)
     exact = sampler.exact.enumerate(scores, theta, offsets, weights)
-    d_theta = sampler.weighted_pair_counts(truth, weights[None], offsets, scores.shape[0])[:, :] - exact.pair_expectations
+    d_theta = sampler.weighted_pair_counts(truth, weights[None], offsets, scores.shape[0]) - exact.pair_expectations
     d_weights = sampler.weight_statistics(truth, theta, offsets)[0] - exact.weight_expectations
 
     def log_p(t, w):

@@ -44,7 +44,7 @@ def chain_statistics(scores, theta, offsets, backend, schedule, chains=2000, gro
     (K, H, W) too (tests/test_sampler_gated.py)."""
     num_labels = scores.shape[0]
     batch = np.broadcast_to(scores, (chains,) + scores.shape)
-    batch_weights = None if weights is None else np.ascontiguousarray(np.broadcast_to(weights, (chains,) + weights.shape))
+    batch_weights = None if weights is None else np.repeat(weights[None], chains, axis=0)
     labels = np.random.default_rng(1).integers(0, num_labels, (chains,) + scores.shape[1:]).astype(np.uint8)
     unary = np.zeros((groups,) + scores.shape)
     pairs = np.zeros((groups,) + np.shape(theta)[:-2] + (num_labels, num_labels))

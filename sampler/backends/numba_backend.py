@@ -965,8 +965,9 @@ def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, cou
     pairs = _partial_counts(labels.size, len(offsets), num_labels, count)
     earlier = _earlier(grid.key(offsets)) if count else np.zeros((0, 2 * len(offsets) + 1), dtype=np.int64)
     halves = _halves(None, forward, backward, offsets, len(labels)) if halves is None else halves
-    changed = (_chromatic_by_image if by_image else _chromatic)(scores, labels, forward, backward, offsets, order, starts,
-                                                                bases, mode, transpose, pairs, earlier, halves)
+    kernel = _chromatic_by_image if by_image else _chromatic
+    changed = kernel(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier,
+                     halves)
     return changed, pairs.sum(axis=0, dtype=np.int64)
 
 
