@@ -173,33 +173,59 @@ def paired_gain(a, b):
 
 def unary_scores(weights, depth, batch_size=16):
     """(N, L, H, W) float32 scores of a model's CNN (deploy_cnn) for depth (N, H, W)."""
+    return crf_inputs(weights, depth, batch_size=batch_size)[0]
+
+
+def crf_inputs(weights, depth, tables=None, batch_size=16):
+    """(scores (N, L, H, W), gate weights (N, K, H, W) or None) for depth (N, H, W): the CNN's
+    scores of a model, and for a gated model (tables = K) its pairwise branch's weights, by its
+    deploy net run up to the CRF layer."""
     import caffe
 
     from nets import crf
     from nets.prototxt import deploy_net
 
     n, h, w = depth.shape
-    net = net_from_text(deploy_net(False, h, w, crf.config()), caffe.TEST)
+    gated = tables is not None
+    net = net_from_text(deploy_net(gated, h, w, crf.config(**({"tables": tables} if gated else {}))), caffe.TEST)
     load_weights(net, weights)
-    out = np.empty((n, label_set.NUM_LABELS, h, w), dtype=np.float32)
-    for start, scores in forward_batches(net, "scores", depth, batch_size, "scores", "CNN scores"):
-        out[start:start + len(scores)] = scores
-    return out
+    end = "gate_weights" if gated else "scores"
+    scores = np.empty((n, label_set.NUM_LABELS, h, w), dtype=np.float32)
+    gate = np.empty((n, tables, h, w), dtype=np.float32) if gated else None
+    for start, out in forward_batches(net, end, depth, batch_size, end, "CNN scores"):
+        scores[start:start + len(out)] = net.blobs["scores"].data
+        if gated:
+            gate[start:start + len(out)] = out
+    return scores, gate
 
 
-def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50):
+def model_labels(model, depth, inference, *, burn_in, samples, inputs=None):
+    """Labels (N, H, W) of an exported model on depth (N, H, W): its CNN's argmax ("cnn") or its
+    CRF's inference (crf_labels) on its CNN's scores and, gated, its branch's weights. inputs:
+    crf_inputs() of the model computed already (a CNN several rows share)."""
+    from nets.weights import model_tables
+
+    scores, weights = inputs or crf_inputs(model, depth, model_tables(model))
+    if inference == "cnn":
+        return scores.argmax(axis=1).astype(np.uint8)
+    return crf_labels(scores, model, inference, burn_in=burn_in, samples=samples, weights=weights)
+
+
+def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50, weights=None):
     """Labels (N, H, W) of the CRF of a model (its theta, with the edge classes it was trained
-    with) on stored scores, by the deploy layer's own inference (sampler.inference): the
-    max-marginal labelling for "gibbs" and "meanfield", the ICM labelling for "icm"."""
+    with) on stored scores (and a gated model's weights), by the deploy layer's own inference
+    (sampler.inference): the max-marginal labelling for "gibbs" and "meanfield", the ICM
+    labelling for "icm"."""
     import sampler.inference
     from nets.weights import crf_tables
 
     theta, offsets = crf_tables(model)
     labels = np.empty((len(scores),) + scores.shape[2:], dtype=np.uint8)
     for first in tqdm(range(0, len(scores), batch_size), desc=f"CRF {method}", unit="batch"):
-        labels[first:first + batch_size] = sampler.inference.crf_labels(
-            scores[first:first + batch_size], theta, offsets, method, burn_in=burn_in, samples=samples, seed=seed,
-            iterations=iterations)
+        batch = slice(first, first + batch_size)
+        labels[batch] = sampler.inference.crf_labels(
+            scores[batch], theta, offsets, method, burn_in=burn_in, samples=samples, seed=seed, iterations=iterations,
+            weights=None if weights is None else weights[batch])
     return labels
 
 

@@ -3,7 +3,8 @@ inference effort. The committed prototxt/ is the default scale's (committed_prot
 from dataclasses import dataclass
 
 
-STAGES = ("cnn", "separate", "joint")  # the training stages, in the order of Scale.iters (as nets.prototxt's)
+# the training stages, in the order of Scale.iters (as nets.prototxt's; a test keeps them equal)
+STAGES = ("cnn", "separate", "joint", "gated_separate", "gated_joint")
 
 
 @dataclass(frozen=True)
@@ -12,8 +13,9 @@ class Scale:
     test: int
     height: int
     width: int
-    iters: tuple               # max_iter of the cnn, separate and joint stages; separate
-                               # learning needs >= ~10 sweeps per chain (iters*batch/train)
+    iters: tuple               # max_iter of each stage (STAGES); separate learning needs >= ~10
+                               # sweeps per chain (iters*batch/train); the gated one starts
+                               # from the separate stage's chains and tables
     batch_size: int
     burn_in: int               # Gibbs sweeps before averaging, at test time
     samples: int               # Gibbs sweeps averaged, at test time
@@ -28,15 +30,15 @@ class Scale:
 
 SCALES = {
     # Minutes on 2 cores: for the test suite and for trying the pipeline out.
-    "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 150, 60), batch_size=4,
+    "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 150, 60, 96, 48), batch_size=4,
                   burn_in=5, samples=10, snapshot_every=48),
     # The main job (`make run`): the paper's 2000/500 images at a CPU-friendly resolution.
     # Iterations: stage 1 for about 8.5 minutes on 2 quiet cores (the CNN design comparison in the
     # README); stage 2 on stored scores at ~20 ms a step sweeps each chain 40 times; stage 3 adds 6.
-    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3800, 10000, 1500),
+    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3800, 10000, 1500, 4000, 1500),
                      batch_size=8, burn_in=20, samples=50, snapshot_every=1000),
     # The paper's scale: 2000/500 images at 320x240.
-    "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000),
+    "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000, 2000, 1000),
                    batch_size=8, burn_in=30, samples=100, snapshot_every=500),
 }
 

@@ -36,6 +36,31 @@ class StageError(cli.Failed):
     """`caffe train` failed; the message names the stage and its log."""
 
 
+# the earlier stages whose final snapshots a stage starts from (the stages on stored scores also
+# need stage 1's, whose scores they read)
+EARLIER = {"cnn": (), "separate": ("cnn",), "joint": ("cnn", "separate"), "gated_separate": ("cnn", "separate"),
+           "gated_joint": ("cnn", "gated_separate")}
+
+
+def start_weights(stage, final, snapshots, tables, reused=False):
+    """The -weights a stage starts from, given the earlier stages' final snapshots {stage: path}:
+    none for stages 1 and 2, stage 1's and 2's (or the gated stage's) for the end-to-end stages,
+    and for the gated separate stage the separate stage's tables and chains as K tables
+    (nets.export.gated_start, written into `snapshots` unless the stage has finished: reused)."""
+    from nets.export import gated_start
+
+    if stage == "joint":
+        return [final["cnn"], final["separate"]]
+    if stage == "gated_separate":
+        start = snapshots / "gated_start.caffemodel"
+        if not reused:
+            gated_start(final["separate"], tables, start)
+        return [start]
+    if stage == "gated_joint":
+        return [final["cnn"], final["gated_separate"]]
+    return None
+
+
 def snapshot_path(snapshots, stage, iteration, ext="caffemodel"):
     return Path(snapshots) / f"{stage}_iter_{iteration}.{ext}"
 

@@ -20,9 +20,9 @@ from data.hdf5 import check_labels, content_sha1
 
 from . import run_lock
 from .cli import BadInput
-from .evaluation import crf_labels, score, unary_scores
-from .stages import run_stage, snapshot_path
+from .evaluation import model_labels, score
 from .scales import SCALES, STAGES, net_options
+from .stages import EARLIER, finished, run_stage, snapshot_path, start_weights
 
 KIND = "learning-rate tuning"
 VAL_IMAGES, VAL_SEED = 200, 7
@@ -95,17 +95,16 @@ def start_models(stage, run, settings):
     if stage == "cnn":
         return {}
     scale = SCALES[settings["scale"]]
-    files = ([earlier_stage(run, "cnn", scale), earlier_stage(run, "separate", scale)] if stage == "joint"
-             else [Path(run) / "models" / "cnn.caffemodel"])  # stage 2 and the compared methods: the CNN's scores
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise BadInput(f"{run}: stage {stage} trains on {', '.join(missing)}, which is missing; run tools/replicate.py")
+    files = [earlier_stage(run, s, scale) for s in EARLIER[stage]]  # the compared methods: stage 2's
     return {f.name: hashlib.sha1(f.read_bytes()).hexdigest() for f in files}
 
 
 def training_source(stage, run, settings):
-    """The HDF5Data source the stage trains on: the run's stored scores for stage 2, else its data."""
-    return (Path(run) / "scores" if stage == "separate" else Path(settings["data"])) / "train.txt"
+    """The HDF5Data source the stage trains on: the run's stored scores for the stages on them,
+    else its data."""
+    from nets.prototxt import STORED_SCORES
+
+    return (Path(run) / "scores" if stage in STORED_SCORES else Path(settings["data"])) / "train.txt"
 
 
 def candidate_folder(work, name, record):
@@ -124,24 +123,27 @@ def candidate_folder(work, name, record):
 
 def train_candidate(stage, lr, run, settings, scale, folder):
     """Train the stage with base_lr = lr into `folder`; returns (exported model, seconds)."""
-    from nets import prototxt
+    from nets import crf, prototxt
     from nets.export import export_model
+    from nets.prototxt import STORED_SCORES
 
-    run = Path(run)
+    run, tables = Path(run), settings.get("tables", crf.GATED_TABLES)
     prototxt.write(folder / "prototxt", data=settings["data"], scores=run / "scores", edges=settings["edges"],
                    seed=settings["seed"], snapshots=folder / "snapshots", snapshot_every=scale.snapshot_every,
-                   base_lr={stage: lr}, **net_options(scale))
-    cnn = earlier_stage(run, "cnn", scale) if stage != "cnn" else None
-    start = [cnn, earlier_stage(run, "separate", scale)] if stage == "joint" else None
+                   base_lr={stage: lr}, tables=tables, **net_options(scale))
+    final = {s: earlier_stage(run, s, scale) for s in EARLIER[stage]}
+    (folder / "snapshots").mkdir(parents=True, exist_ok=True)
+    start = start_weights(stage, final, folder / "snapshots", tables,
+                          finished(folder / "snapshots", stage, scale.stage_iters(stage)))
     if stage != "cnn":  # each training image its own chain (the layer cannot read the source itself)
         data.check_chain_indices(training_source(stage, run, settings), scale.train)
     started = time.perf_counter()
-    final = run_stage(stage, folder / "prototxt" / f"solver_{stage}.prototxt",
+    trained = run_stage(stage, folder / "prototxt" / f"solver_{stage}.prototxt",
                       scale.stage_iters(stage), folder / "snapshots",
                       folder / f"{stage}.log", weights=start)
     seconds = time.perf_counter() - started
     model = folder / "model.caffemodel"
-    export_model([cnn, final] if stage == "separate" else [final], model)
+    export_model([final["cnn"], trained] if stage in STORED_SCORES else [trained], model)
     return model, seconds
 
 
@@ -165,11 +167,10 @@ def train_method_candidate(method_key, lr, run, iterations, folder):
     return model, record["seconds"]
 
 
-def validation_accuracy(stage, model, cnn_model, val, scale):
-    """score() of a candidate's model on the validation split."""
-    scores = unary_scores(cnn_model if stage == "separate" else model, val["depth"])
-    preds = (scores.argmax(axis=1).astype("uint8") if stage == "cnn" else
-             crf_labels(scores, model, "gibbs", burn_in=scale.burn_in, samples=scale.samples))
+def validation_accuracy(stage, model, val, scale):
+    """score() of a candidate's model on the validation split, as the run's rows are scored."""
+    preds = model_labels(model, val["depth"], "cnn" if stage == "cnn" else "gibbs", burn_in=scale.burn_in,
+                         samples=scale.samples)
     return score(val["label"], preds, val["depth"])
 
 
@@ -191,7 +192,6 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
     data_sha1 = content_sha1(Path(settings["data"]) / "train.txt")
     with run_lock.hold(work):  # one tuning run at a time in a work folder
         val_folder, val = validation_set(Path(settings["data"]), scale.height, scale.width)
-        cnn_model = Path(run) / "models" / "cnn.caffemodel"
         candidates = {}
         for lr in rates:
             name = f"{stage if method == 'gibbs' else method}-lr{lr:g}" + (f"-{iterations}" if iterations else "")
@@ -202,7 +202,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
                 model, seconds = train_candidate(stage, lr, run, settings, scale, folder)
             else:
                 model, seconds = train_method_candidate(method, lr, run, iterations, folder)
-            r = validation_accuracy(stage, model, cnn_model, val, scale)
+            r = validation_accuracy(stage, model, val, scale)
             candidates[f"{lr:g}"] = {"part_accuracy": r["part_accuracy"], "ci": r["part_accuracy_ci"],
                                      "seconds": None if seconds is None else round(seconds, 1)}
             label = stage if method == "gibbs" else f"{stage} ({method})"

@@ -25,12 +25,19 @@ def scores_shape(layer, blob, num_labels):
     return shape
 
 
-def finite_scores(layer, blob):
-    scores = blob.data
-    if not np.isfinite(scores).all():
-        raise BlobError(f"{layer}: bottom[0] (scores) holds NaN or infinite values "
-                        f"(the CNN diverged? lower the learning rate)")
-    return scores
+def finite_values(layer, role, blob):
+    values = blob.data
+    if not np.isfinite(values).all():
+        raise BlobError(f"{layer}: {role} holds NaN or infinite values (the net diverged? lower the learning rate)")
+    return values
+
+
+def weights_shape(layer, role, blob, scores_blob, tables):
+    """Check the weights bottom is (N, K, H, W) for the scores' N, H, W and K = tables."""
+    n, _, h, w = scores_blob.data.shape
+    if tuple(blob.data.shape) != (n, tables, h, w):
+        raise BlobError(f"{layer}: {role} has shape {tuple(blob.data.shape)}, expected {(n, tables, h, w)}: "
+                        f"param_str 'tables' = {tables} weights per pixel for the scores' {n} images of {h}x{w}")
 
 
 def integer_ids(layer, role, values, high):
@@ -47,9 +54,14 @@ def chain_blob(num_images, height, width, num_labels, seed):
     return sampler.ChainStore(num_images, height, width, num_labels, seed=seed).to_blob()
 
 
-def add_model_blobs(layer, offsets, num_labels):
-    """blobs[0] = theta (C, L, L), zero; blobs[1] = the offsets (C, 2) they belong to."""
-    layer.blobs.add_blob(len(offsets), num_labels, num_labels)
+def theta_shape(offsets, num_labels, tables=None):
+    """(C, L, L), or (C, K, L, L) for K = tables image-dependent tables per class."""
+    return (len(offsets),) + (() if tables is None else (tables,)) + (num_labels, num_labels)
+
+
+def add_model_blobs(layer, offsets, num_labels, tables=None):
+    """blobs[0] = theta (theta_shape), zero; blobs[1] = the offsets (C, 2) they belong to."""
+    layer.blobs.add_blob(*theta_shape(offsets, num_labels, tables))
     layer.blobs[0].data[...] = 0
     layer.blobs.add_blob(len(offsets), 2)
     layer.blobs[1].data[...] = offsets

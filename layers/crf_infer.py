@@ -4,6 +4,9 @@
             python_param { module: "layers.crf_infer" layer: "CRFMarginals"
                            param_str: '{"num_labels": 20, "edges": "sparse:1,2,4,8"}' } }
 
+Image-dependent factors ("tables": K): a second bottom, the weights (N, K, H, W) of the net's
+pairwise branch, as in training (layers/crf_layer.py).
+
 method "gibbs" (default): marginals estimated by Gibbs sampling (burn_in sweeps, then the
 average of `samples` sweeps); their argmax is the max-marginal labelling. "meanfield": the
 mean-field marginals with the same tables. "icm": one-hot of the ICM labelling. The inference
@@ -17,7 +20,6 @@ param_str gives. Nothing depends on the image size: the same model runs on any H
 import sampler.inference
 
 from . import params
-from .blobs import scores_shape
 from .crf_layer import CRFLayer
 from .errors import reports_errors
 
@@ -28,14 +30,15 @@ class CRFMarginals(CRFLayer):
     SCHEMA = params.INFER
 
     def reshape(self, bottom, top):
-        top[0].reshape(*scores_shape(self.NAME, bottom[0], self.p.num_labels))
+        super().reshape(bottom, top)
+        top[0].reshape(*bottom[0].data.shape)
 
     def forward(self, bottom, top):
-        scores, theta = self.model_inputs(bottom)
+        scores, theta, weights = self.model_inputs(bottom)
         p = self.p
         top[0].data[...] = sampler.inference.infer(scores, theta, p.offsets, p.method, burn_in=p.burn_in,
                                                    samples=p.samples, seed=p.seed, iterations=p.iterations,
-                                                   backend=p.backend)
+                                                   backend=p.backend, weights=weights)
 
     def backward(self, top, propagate_down, bottom):
         if any(propagate_down):

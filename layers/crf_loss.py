@@ -13,7 +13,8 @@
 (layers/crf_layer.py): theta's diff projected in backward, its data checked and re-projected in forward.
 
 Bottoms: scores (N,L,H,W), label (N,1,H,W) ids as floats, index (N,) the images' indices in
-the training set. Top: (E(sample) - E(truth)) / pixels, the energy gap between the batch's
+the training set, and with "tables": K (image-dependent factors) the weights (N,K,H,W) of the
+net's pairwise branch, into which backward writes the gradient too. Top: (E(sample) - E(truth)) / pixels, the energy gap between the batch's
 sample and its ground truth per pixel. It is linear in the sufficient statistics, so its
 derivative with the sample held fixed is exactly what backward writes; its expectation is zero
 when the model's statistics match the data's (the maximum-likelihood optimum), so a smoothed
@@ -77,21 +78,23 @@ class GibbsCRFLoss(CRFLoss):
             raise BlobError(f"{self.NAME}: bottom[2] (index) has shape {tuple(bottom[2].data.shape)}, "
                             f"expected {n} image indices")
 
-    def objective(self, scores, truth, theta, bottom):
+    def objective(self, scores, truth, theta, weights, bottom):
         index = self._indices(bottom[2].data.reshape(-1))
         self._check_ground_truths(index, truth)
         try:
             step = sampler.learning.gibbs_ml_step(scores, truth, theta, self.p.offsets, self.blobs[CHAINS].data[index],
                                                   seed=self.p.seed, keys=index, sweeps=self.p.sweeps,
-                                                  backend=self.p.backend, schedule=self.p.schedule)
+                                                  backend=self.p.backend, schedule=self.p.schedule, weights=weights)
         except sampler.ChainStoreError as e:
             raise BlobError(f"{self.NAME}: blobs[{CHAINS}] (the chain store) was changed by the solver: {e}. In "
                             f"the prototxt give the layer's third param {{ lr_mult: 0 decay_mult: 0 }}") from None
         self.blobs[CHAINS].data[index] = step.rows
 
-        def backprop(scale, out):
-            if out is not None:
-                step.d_scores(out, scale)
+        def backprop(scale, diffs):
+            if diffs["scores"] is not None:
+                step.d_scores(diffs["scores"], scale)
+            if diffs.get("weights") is not None:
+                diffs["weights"][...] = scale * step.d_weights
             return step.d_theta
         return step.value, backprop
 

@@ -24,10 +24,14 @@ from .errors import reports_errors
 @reports_errors
 class MeanFieldLoss(CRFLoss):
     NAME = "MeanFieldLoss"
+    GATED = False
     SCHEMA = params.MEANFIELD_LOSS
 
-    def objective(self, scores, labels, theta, bottom):
+    def objective(self, scores, labels, theta, weights, bottom):
         unrolled = sampler.learning.UnrolledMeanField(scores, labels, theta, self.p.offsets,
                                                       iterations=self.p.iterations, damping=self.p.damping,
                                                       backend=self.p.backend)
-        return unrolled.value, lambda scale, out: dense_backprop(*unrolled.gradients())(scale, out)
+        def backprop(scale, diffs):
+            d_scores, d_theta = unrolled.gradients()
+            return dense_backprop(d_theta, scores=d_scores)(scale, diffs)
+        return unrolled.value, backprop

@@ -57,6 +57,9 @@ MODEL = {
     "edges": (REQUIRED, _edges),
     "seed": (0, _int(0, 2**63 - 1)),
     "backend": ("auto", _choice(*BACKENDS)),
+    # K: image-dependent ("gated") factors, K tables per edge class mixed by a weights bottom
+    # (N, K, H, W); absent: the stationary model, one table per class and no weights bottom
+    "tables": (None, _int(1, 64)),
 }
 
 # Theta restricted to w_c * I per class (sampler/learning/potts.py): the repulsion ablation.
@@ -112,5 +115,8 @@ def parse(param_str, schema, layer):
         if problem:
             raise ParamError(f"{layer}: param_str key '{key}' must be {problem}, got {given[key]!r}")
         values[key] = given[key]
+    if values.get("potts") and values["tables"] is not None:
+        raise ParamError(f"{layer}: param_str keys 'potts' and 'tables' do not go together (the Potts ablation "
+                         f"is of the stationary model)")
     values["offsets"] = sampler.parse_edges(values["edges"])
     return SimpleNamespace(**values)

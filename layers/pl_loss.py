@@ -22,9 +22,10 @@ from .errors import reports_errors
 @reports_errors
 class PseudoLikelihoodLoss(CRFLoss):
     NAME = "PseudoLikelihoodLoss"
+    GATED = False
     SCHEMA = params.PSEUDO_LIKELIHOOD
 
-    def objective(self, scores, labels, theta, bottom):
+    def objective(self, scores, labels, theta, weights, bottom):
         value, d_scores, d_theta = sampler.learning.pseudo_likelihood(scores, labels, theta, self.p.offsets,
                                                                       backend=self.p.backend)
-        return value, dense_backprop(d_scores, d_theta)
+        return value, dense_backprop(d_theta, scores=d_scores)

@@ -12,6 +12,7 @@ from layers import params
 
 NAME = "crf"
 DEFAULT_EDGES = "sparse:1,2,4,8,16,32"  # 24 classes: neighbours up to 32 px away
+GATED_TABLES = 2  # K of the image-dependent ("gated") stages: tables per edge class
 LOSS = ("layers.crf_loss", "GibbsCRFLoss")  # maximum likelihood with persistent Gibbs chains
 PSEUDO_LIKELIHOOD = ("layers.pl_loss", "PseudoLikelihoodLoss")
 MEANFIELD = ("layers.meanfield_loss", "MeanFieldLoss")  # unrolled mean field, cross-entropy
@@ -41,14 +42,18 @@ def layer_settings(settings, layer, **extra):
     return chosen
 
 
-def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1):
+def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1,
+               weights=None):
     """The training layer: GibbsCRFLoss unless `layer` names another (module, class); index None
     for a layer that keeps no chains (PSEUDO_LIKELIHOOD, MEANFIELD). to_scores False: no gradient
-    into the CNN at all. The offsets and the chain store are parameters the solver must not touch."""
+    into the CNN at all. weights: the pairwise branch's blob of a gated model (settings "tables"),
+    which always gets its gradient. The offsets and the chain store are parameters the solver
+    must not touch."""
     frozen = {"lr_mult": 0, "decay_mult": 0}
     chains = [] if index is None else [index]
-    return L.Python(scores, label, *chains, name=NAME, loss_weight=loss_weight,
-                    propagate_down=[to_scores, False] + [False] * len(chains),
+    gate = [] if weights is None else [weights]
+    return L.Python(scores, label, *chains, *gate, name=NAME, loss_weight=loss_weight,
+                    propagate_down=[to_scores, False] + [False] * len(chains) + [True] * len(gate),
                     param=[{"lr_mult": theta_lr_mult, "decay_mult": 0}, frozen] + [frozen] * len(chains),
                     python_param={"module": layer[0], "layer": layer[1], "param_str": json.dumps(settings)})
 
@@ -58,34 +63,46 @@ def deploy_settings(settings):
     return {key: value for key, value in settings.items() if key in params.INFER}
 
 
-def deploy_layer(scores, settings):
-    """CRFMarginals: scores -> marginals, with the training layer's name so theta is copied."""
-    return L.Python(scores, name=NAME, python_param={"module": DEPLOY[0], "layer": DEPLOY[1],
-                                                     "param_str": json.dumps(deploy_settings(settings))})
+def deploy_layer(scores, settings, weights=None):
+    """CRFMarginals: scores (and a gated model's weights) -> marginals, with the training layer's
+    name so theta is copied."""
+    gate = [] if weights is None else [weights]
+    return L.Python(scores, *gate, name=NAME, python_param={"module": DEPLOY[0], "layer": DEPLOY[1],
+                                                            "param_str": json.dumps(deploy_settings(settings))})
 
 
 def loss_net(shape, settings, *, chains=True, **options):
-    """A NetSpec of Input blobs (scores (N, L, H, W), label (N, 1, H, W) and, for a layer with
-    chains, index (N,)) feeding the training layer (loss_layer's options): for tests, the audit
-    and learning on stored scores."""
+    """A NetSpec of Input blobs (scores (N, L, H, W), label (N, 1, H, W), for a layer with chains
+    index (N,), and for a gated model (settings "tables": K) weights (N, K, H, W)) feeding the
+    training layer (loss_layer's options): for tests, the audit and learning on stored scores."""
     import caffe
 
     n, num_labels, h, w = shape
+    tables = settings.get("tables")
     net = caffe.NetSpec()
-    shapes = [{"dim": [n, num_labels, h, w]}, {"dim": [n, 1, h, w]}] + [{"dim": [n]}] * chains
+    shapes = ([{"dim": [n, num_labels, h, w]}, {"dim": [n, 1, h, w]}] + [{"dim": [n]}] * chains
+              + [{"dim": [n, tables, h, w]}] * (tables is not None))
     tops = L.Input(shape=shapes, ntop=len(shapes))
     net.scores, net.label = tops[:2]
     if chains:
         net.index = tops[2]
-    net.loss = loss_layer(net.scores, net.label, net.index if chains else None, settings, **options)
+    if tables is not None:
+        net.weights = tops[-1]
+    net.loss = loss_layer(net.scores, net.label, net.index if chains else None, settings,
+                          weights=net.weights if tables is not None else None, **options)
     return net
 
 
 def deploy_scores_net(shape, settings):
-    """A NetSpec of an Input scores blob (N, L, H, W) feeding the deploy layer (top: marginals)."""
+    """A NetSpec of Input blobs scores (N, L, H, W) and, gated, weights (N, K, H, W) feeding the
+    deploy layer (top: marginals)."""
     import caffe
 
+    n, _, h, w = shape
+    tables = settings.get("tables")
     net = caffe.NetSpec()
     net.scores = L.Input(shape={"dim": list(shape)})
-    net.marginals = deploy_layer(net.scores, settings)
+    if tables is not None:
+        net.weights = L.Input(shape={"dim": [n, tables, h, w]})
+    net.marginals = deploy_layer(net.scores, settings, net.weights if tables is not None else None)
     return net

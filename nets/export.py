@@ -17,7 +17,7 @@ from data import staging
 from data.dataset_dir import refuse_overlap
 
 from .crf import DEPLOY, NAME, deploy_settings
-from .weights import MODEL_BLOBS, ModelError, read_netparameter
+from .weights import MODEL_BLOBS, ModelError, blob_array, read_netparameter
 
 MARK = "exported from "
 
@@ -88,6 +88,37 @@ def export_tables(cnn_model, theta, settings, out, origin):
         blob = layer.blobs.add()
         blob.shape.dim.extend(array.shape)
         blob.data.extend(array.ravel().tolist())
+    return _write(model, out)
+
+
+def gated_start(snapshot, tables, out):
+    """Write the start of the gated stage from a stationary CRF stage's training snapshot: its CRF
+    layer with theta (C, L, L) repeated as K = tables tables (C, K, L, L), the offsets and the
+    chain store as they are. The pairwise branch's weights sum to 1 at every pixel (a softmax),
+    so the gated model starts as the stationary one and its chains go on where they were.
+    Returns the file's size in bytes."""
+    from caffe.proto import caffe_pb2
+
+    out = Path(out)
+    _check_replaceable(out)
+    refuse_overlap(out, [snapshot])
+    layers = {layer.name: layer for layer in read_netparameter(snapshot).layer}
+    if NAME not in layers or len(layers[NAME].blobs) != MODEL_BLOBS + 1:
+        raise ModelError(f"{snapshot}: has no training CRF layer '{NAME}' (theta, offsets and the chain store); give "
+                         f"the separate stage's snapshot")
+    theta = blob_array(layers[NAME].blobs[0])
+    if theta.ndim != 3:
+        raise ModelError(f"{snapshot}: layer '{NAME}' holds theta of shape {theta.shape}, not one stationary "
+                         f"table per edge class (C, L, L)")
+    model = caffe_pb2.NetParameter()
+    model.name = f"{MARK}{Path(snapshot).name} as the start of {tables} tables per edge class"
+    layer = model.layer.add()
+    layer.CopyFrom(layers[NAME])
+    tiled = np.repeat(theta[:, None], tables, axis=1)
+    del layer.blobs[0].shape.dim[:]
+    layer.blobs[0].shape.dim.extend(tiled.shape)
+    del layer.blobs[0].data[:]
+    layer.blobs[0].data.extend(tiled.ravel().tolist())
     return _write(model, out)
 
 

@@ -1,12 +1,17 @@
-"""The nets and solvers of the three training stages and the deploy nets, as prototxt text.
+"""The nets and solvers of the training stages and the deploy nets, as prototxt text.
 
 Stages, each run from the repo root as `caffe train -solver DIR/solver_X.prototxt`:
   solver_cnn       the CNN alone with a softmax loss
   solver_separate  the CNN frozen: the CRF loss learns theta on the scores the stage-1 CNN computed
                    once for every training image (tools/frozen_scores.py, nets/scores.py)
   solver_joint     -weights <cnn snapshot>,<separate snapshot>: CNN and theta learned together
-Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax)
-and deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax).
+  solver_gated_separate  image-dependent factors (nets/gate.py): the CNN frozen as in stage 2, the
+                   pairwise branch and K tables per edge class learn, starting from stage 2's tables
+                   and chains (tools/gated_start.py)
+  solver_gated_joint     -weights <cnn snapshot>,<gated_separate snapshot>: all of it end to end
+Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax),
+deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax) and deploy_gated
+(the same with the pairwise branch's weights into CRFMarginals).
 """
 import math
 from pathlib import Path
@@ -18,12 +23,19 @@ from google.protobuf import text_format
 
 from . import crf
 from .cnn import unary_cnn
+from .gate import pairwise_branch
 
-STAGES = ("cnn", "separate", "joint")
+STAGES = ("cnn", "separate", "joint", "gated_separate", "gated_joint")
+GATED = ("gated_separate", "gated_joint")  # image-dependent factors: the pairwise branch, K tables
+STORED_SCORES = ("separate", "gated_separate")  # the frozen CNN's scores read from the scores folder
+END_TO_END = ("joint", "gated_joint")
 STAGE_DOC = {
     "cnn": "Stage 1: the unary CNN alone, softmax loss.",
     "separate": "Stage 2: CNN frozen, its scores computed once; GibbsCRFLoss learns theta on them.",
     "joint": "Stage 3: CNN and theta learned together through GibbsCRFLoss.",
+    "gated_separate": "Stage 4: image-dependent factors, CNN frozen: the pairwise branch and K tables per edge "
+                      "class learn from stage 2's tables and chains.",
+    "gated_joint": "Stage 5: image-dependent factors end to end: CNN, pairwise branch and tables together.",
 }
 HEADER = "# Written by tools/make_prototxt.py from nets/prototxt.py: edit nets/prototxt.py, not this file.\n"
 # Adam, per stage: base_lr, and the lr_mult of the CNN and of theta in that stage's net. Each
@@ -37,44 +49,51 @@ LEARNING = {
     # nets/tuning/joint.json: 1e-6 .. 1.5e-5, all below the separate stage's validation accuracy
     # (the smaller the rate, the closer); theta at 200x the CNN's rate
     "joint": {"base_lr": 1e-6, "cnn": 1, "theta": 200},
+    # the pairwise branch ("gate") learns at the tables' rate
+    "gated_separate": {"base_lr": 1e-3, "cnn": 0, "theta": 1, "gate": 1},
+    "gated_joint": {"base_lr": 1e-6, "cnn": 1, "theta": 200, "gate": 200},
 }
 
 
 def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=None):
-    """Stage 1 and 3 read depth from the dataset `data`; stage 2 reads the stored scores of the
-    frozen CNN from the folder `scores` (its HDF5 files hold scores, label and index). Stages 2
-    and 3 end in the training layer `layer` (nets.crf: GibbsCRFLoss unless another learning
-    method's; a layer without chains reads no index) with param_str `settings`."""
+    """Stages 1, 3 and 5 read depth from the dataset `data`; stages 2 and 4 read the stored scores
+    of the frozen CNN from the folder `scores` (its HDF5 files hold scores, label, index and
+    depth). The CRF stages end in the training layer `layer` (nets.crf: GibbsCRFLoss unless
+    another learning method's; a layer without chains reads no index) with param_str `settings`,
+    which for the gated stages holds "tables": K (the pairwise branch's weights feed the layer)."""
     n = caffe.NetSpec()
-    source = f"{scores if stage == 'separate' else data}/train.txt"
+    stored, gated = stage in STORED_SCORES, stage in GATED
+    source = f"{scores if stored else data}/train.txt"
     chains = stage != "cnn" and crf.has_chains(layer)
+    names = ["scores" if stored else "depth", "label"] + ["index"] * chains + ["depth"] * (stored and gated)
     # In order, no shuffle: HDF5Data's shuffle draws from the process's rand(), which `-snapshot`
     # restarts, so a resumed stage would see other batches (stages.py: resume at whole epochs).
-    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, ntop=2 + chains)
-    if stage == "separate":
-        n.scores, n.label = tops[:2]
-        out = n.scores
-    else:
-        n.depth, n.label = tops[:2]
-        out = unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
+    # Each top reads the dataset of its name.
+    tops = L.HDF5Data(name="data", source=source, batch_size=batch_size, ntop=len(names))
+    for top_name, top in zip(names, tops):
+        setattr(n, top_name, top)
+    out = n.scores if stored else unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
     if stage == "cnn":
         n.loss = L.SoftmaxWithLoss(out, n.label)
     else:
-        if chains:
-            n.index = tops[2]
+        weights = pairwise_branch(n, n.depth, out, settings["tables"], LEARNING[stage]["gate"]) if gated else None
         n.loss = crf.loss_layer(out, n.label, n.index if chains else None, settings,
-                                theta_lr_mult=LEARNING[stage]["theta"], to_scores=stage == "joint", layer=layer)
+                                theta_lr_mult=LEARNING[stage]["theta"], to_scores=stage in END_TO_END, layer=layer,
+                                weights=weights)
     return f'name: "{name or "train_" + stage}"\n' + str(n.to_proto())
 
 
 def deploy_net(with_crf, height, width, settings):
+    """deploy_cnn, or with_crf deploy_crf; deploy_gated when settings hold "tables"."""
     n = caffe.NetSpec()
     n.depth = L.Input(shape={"dim": [1, 1, height, width]})
     out = unary_cnn(n, n.depth, 1, settings["num_labels"])
+    gated = with_crf and settings.get("tables") is not None
     if with_crf:
-        n.marginals = out = crf.deploy_layer(out, settings)
+        weights = pairwise_branch(n, n.depth, out, settings["tables"]) if gated else None
+        n.marginals = out = crf.deploy_layer(out, settings, weights)
     n.prediction = L.ArgMax(out, axis=1)
-    return f'name: "deploy_{"crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
+    return f'name: "deploy_{"gated" if gated else "crf" if with_crf else "cnn"}"\n' + str(n.to_proto())
 
 
 def whole_epochs(iterations, num_images, batch_size):
@@ -108,33 +127,39 @@ def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=Non
     return text_format.MessageToString(s)
 
 
-def stage_commands(net_dir, data, scores, snapshots, iters):
+def stage_commands(net_dir, data, scores, snapshots, iters, tables):
     """{stage: the commands that run it}, each stage from the previous stages' final snapshots."""
-    cnn, separate, _ = (f"{snapshots}/{stage}_iter_{count}.caffemodel" for stage, count in zip(STAGES, iters))
+    final = {stage: f"{snapshots}/{stage}_iter_{count}.caffemodel" for stage, count in zip(STAGES, iters)}
+    cnn, separate, start = final["cnn"], final["separate"], f"{snapshots}/gated_start.caffemodel"
     train = "caffe train -solver {}/solver_{}.prototxt".format
     return {"cnn": [train(net_dir, "cnn")],
             "separate": [f"python tools/frozen_scores.py --weights {cnn} --data {data}/train.txt --out {scores}",
                          train(net_dir, "separate")],
-            "joint": [f"{train(net_dir, 'joint')} -weights {cnn},{separate}"]}
+            "joint": [f"{train(net_dir, 'joint')} -weights {cnn},{separate}"],
+            "gated_separate": [f"python tools/gated_start.py {separate} --tables {tables} --out {start}",
+                               f"{train(net_dir, 'gated_separate')} -weights {start}"],
+            "gated_joint": [f"{train(net_dir, 'gated_joint')} -weights {cnn},{final['gated_separate']}"]}
 
 
 def render(*, data, scores, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
-           snapshot_every=None, base_lr=None):
-    """{file name: text} of the 3 train nets, 3 solvers and 2 deploy nets.
+           snapshot_every=None, base_lr=None, tables=crf.GATED_TABLES):
+    """{file name: text} of the 5 train nets, 5 solvers and 3 deploy nets.
 
     data: dataset folder holding train.txt; scores: the folder of the stage-1 CNN's scores of
-    its training images (stage 2 reads them); num_images: the number of training images (the
-    chain store's size); iters: max_iter of the cnn, separate and joint stages; net_dir: the
+    its training images (stages 2 and 4 read them); num_images: the number of training images (the
+    chain store's size); iters: max_iter of each stage (STAGES); tables: K of the gated stages; net_dir: the
     folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
     snapshot_every: iterations between snapshots, rounded up to whole epochs (default: only the
     final one); base_lr: {stage: rate} replacing the chosen ones (for tuning). Paths are written
     as given (relative ones are relative to where `caffe train` runs).
     """
     settings = crf.config(edges, num_images, seed=seed)
-    commands = stage_commands(net_dir, data, scores, snapshots, iters)
+    gated = crf.config(edges, num_images, seed=seed, tables=tables)
+    commands = stage_commands(net_dir, data, scores, snapshots, iters, tables)
     files = {}
     for stage, count in zip(STAGES, iters, strict=True):
-        files[f"train_{stage}.prototxt"] = train_net(stage, data, scores, batch_size, settings)
+        files[f"train_{stage}.prototxt"] = train_net(stage, data, scores, batch_size,
+                                                     gated if stage in GATED else settings)
         steps = "".join(f"# {c}\n" for c in commands[stage])
         every = snapshot_every and whole_epochs(snapshot_every, num_images, batch_size)
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
@@ -142,6 +167,7 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
                                                       every, base_lr=(base_lr or {}).get(stage)))
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
+    files["deploy_gated.prototxt"] = deploy_net(True, height, width, gated)
     return {name: HEADER + text for name, text in files.items()}
 
 

@@ -2,8 +2,9 @@
 
 Stage 2 (separate learning) keeps the CNN fixed, so its net is the CRF loss on these stored
 scores instead of the CNN re-run at every iteration. A scores folder holds part-NNNNN.h5 files
-(datasets scores (n, L, H, W), label (n, 1, H, W), index (n,), float32, SHARD images each, so
-HDF5Data keeps one shard in memory at a time), train.txt listing them (HDF5Data's source) and
+(datasets scores (n, L, H, W), label (n, 1, H, W), index (n,) and depth (n, 1, H, W), float32,
+SHARD images each, so HDF5Data keeps one shard in memory at a time; the gated stage's pairwise
+branch reads the depth), train.txt listing them (HDF5Data's source) and
 meta.json saying what made them. It is written beside its final place and renamed into it, and
 an existing folder is replaced only when each of its entries is a plain file such a folder holds.
 """
@@ -23,6 +24,7 @@ from .weights import load_weights
 SHARD = 100  # images per file: at L = 20 and 120x160, 150 MB of scores in memory at a time
 KIND = "frozen CNN scores"
 PART = re.compile(r"part-\d{5}\.h5")
+DATASETS = ("scores", "label", "index", "depth")  # what each part holds (meta.json says, for reuse)
 
 
 class ScoresError(ValueError):
@@ -98,10 +100,11 @@ def write_scores(deploy_text, weights, split, out, batch_size=16):
             write_h5(partial / parts[-1].name, {
                 "scores": (scores.astype(np.float32, copy=False), {}),
                 "label": (split["label"][first:last, None].astype(np.float32), {}),
-                "index": (split["index"][first:last].astype(np.float32), {})})
+                "index": (split["index"][first:last].astype(np.float32), {}),
+                "depth": (depth[first:last, None].astype(np.float32), {})})
         (partial / "train.txt").write_text("".join(f"{p}\n" for p in parts))
-        (partial / "meta.json").write_text(json.dumps({"kind": KIND, "weights": str(weights),
-                                                       "images": len(depth)}, indent=1) + "\n")
+        (partial / "meta.json").write_text(json.dumps({"kind": KIND, "weights": str(weights), "images": len(depth),
+                                                       "datasets": list(DATASETS)}, indent=1) + "\n")
         _remove(out, scores_files(out))  # checked again: files may have appeared meanwhile
         (partial / staging.MARKER).unlink()
         partial.rename(out)

@@ -58,12 +58,32 @@ def check_weights(net, path):
             raise ModelError(f"{path}: is a training snapshot (layer '{name}' carries the chain store); export "
                              f"it first: tools/export_model.py {path} --out MODEL.caffemodel")
         want = [tuple(b.data.shape) for b in blobs]
+        if name == NAME and have and tables_of(have[0].shape) != tables_of(want[0]):
+            raise ModelError(f"{path}: was trained with {describe_tables(tables_of(have[0].shape))} but the net's CRF "
+                             f"layer has {describe_tables(tables_of(want[0]))}; use the settings the model was "
+                             f"trained with")
         if [a.shape for a in have] != want:
             raise ModelError(f"{path}: layer '{name}' has blobs {[a.shape for a in have]} but the net expects {want}")
         if name == NAME and not np.array_equal(have[1], blobs[1].data):
             raise ModelError(f"{path}: was trained with edge classes {have[1].astype(int).tolist()} but the net's "
                              f"CRF layer is set to {blobs[1].data.astype(int).tolist()}; use the settings the model "
                              f"was trained with")
+
+
+def tables_of(theta_shape):
+    """K of a gated model's theta (C, K, L, L); None for a stationary theta (C, L, L)."""
+    return theta_shape[1] if len(theta_shape) == 4 else None
+
+
+def model_tables(path):
+    """K of a gated model's CRF layer; None for a stationary one or a model without a CRF layer."""
+    layers = {l.name: l for l in read_netparameter(path).layer if l.blobs}
+    return tables_of(blob_array(layers[NAME].blobs[0]).shape) if NAME in layers else None
+
+
+def describe_tables(tables):
+    return ("one stationary table per edge class (no param_str 'tables')" if tables is None else
+            f"{tables} tables per edge class (image-dependent factors, param_str 'tables': {tables})")
 
 
 def load_weights(net, path):
@@ -73,14 +93,15 @@ def load_weights(net, path):
 
 
 def crf_tables(path, layer=NAME):
-    """(theta (C, L, L), offsets (C, 2) int64) of the CRF layer of a model: what it was trained with.
+    """(theta (C, L, L) or, gated, (C, K, L, L), offsets (C, 2) int64) of the CRF layer of a model:
+    what it was trained with.
     The one reader of a model's tables (evaluation, figures, tools/plot_theta.py)."""
     layers = {l.name: l for l in read_netparameter(path).layer if l.blobs}
     if layer not in layers or len(layers[layer].blobs) < MODEL_BLOBS:
         raise ModelError(f"{path}: has no layer '{layer}' with theta and offsets (layers with weights: "
                          f"{sorted(layers)})")
     theta, offsets = (blob_array(b) for b in layers[layer].blobs[:MODEL_BLOBS])
-    if theta.ndim != 3 or theta.shape[1] != theta.shape[2] or offsets.shape != (len(theta), 2):
+    if theta.ndim not in (3, 4) or theta.shape[-1] != theta.shape[-2] or offsets.shape != (len(theta), 2):
         raise ModelError(f"{path}: layer '{layer}' has blobs of shapes {theta.shape} and {offsets.shape}, not "
-                         f"theta (C, L, L) and its offsets (C, 2)")
+                         f"theta (C, L, L) or (C, K, L, L) and its offsets (C, 2)")
     return theta, offsets.astype(np.int64)

@@ -14,21 +14,26 @@ from . import api
 METHODS = ("gibbs", "meanfield", "icm")
 
 
-def content_keys(scores):
-    """(N,) int64: crc32 of each image's scores (N, L, H, W)."""
-    return np.array([zlib.crc32(np.ascontiguousarray(image).tobytes()) for image in scores], dtype=np.int64)
+def content_keys(scores, weights=None):
+    """(N,) int64: crc32 of each image's scores (N, L, H, W) and, gated, its weights."""
+    def key(n):
+        crc = zlib.crc32(np.ascontiguousarray(scores[n]).tobytes())
+        return crc if weights is None else zlib.crc32(np.ascontiguousarray(weights[n]).tobytes(), crc)
+    return np.array([key(n) for n in range(len(scores))], dtype=np.int64)
 
 
-def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=10, backend="auto"):
+def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=10, backend="auto",
+          weights=None):
     """(N, L, H, W) float32 marginals of `method`: Gibbs label frequencies (their argmax is the
-    max-marginal labelling), the mean-field marginals, or the one-hot ICM labelling."""
+    max-marginal labelling), the mean-field marginals, or the one-hot ICM labelling. Gated:
+    weights (N, K, H, W) with theta (C, K, L, L)."""
     if method == "gibbs":
         return api.marginals(scores, theta, offsets, burn_in=burn_in, samples=samples, seed=seed,
-                             keys=content_keys(scores), backend=backend)
+                             keys=content_keys(scores, weights), backend=backend, weights=weights)
     if method == "meanfield":
-        return api.meanfield(scores, theta, offsets, iterations=iterations, backend=backend)
+        return api.meanfield(scores, theta, offsets, iterations=iterations, backend=backend, weights=weights)
     if method == "icm":
-        labels = api.icm(scores, theta, offsets, iterations=iterations, backend=backend)
+        labels = api.icm(scores, theta, offsets, iterations=iterations, backend=backend, weights=weights)
         return (labels[:, None] == np.arange(scores.shape[1])[None, :, None, None]).astype(np.float32)
     raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
 

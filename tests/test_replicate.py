@@ -12,7 +12,8 @@ import pytest
 from conftest import REPO, replicate
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
-ROWS = ("forest", "cnn", "separate", "joint", "meanfield", "icm", "joint_cnn")
+ROWS = ("forest", "cnn", "separate", "joint", "meanfield", "icm", "joint_cnn", "gated_separate", "gated_joint")
+STAGES = ("cnn", "separate", "joint", "gated_separate", "gated_joint")
 
 
 def test_report_has_every_row_with_sane_numbers(tiny_run):
@@ -31,21 +32,23 @@ def test_report_has_every_row_with_sane_numbers(tiny_run):
     assert report["results"]["cnn"]["part_accuracy"] > 0.1
     for gain in report["gains"].values():
         assert gain["ci"][0] <= gain["mean"] <= gain["ci"][1]
-    assert set(report["stage_seconds"]) == {"cnn", "separate", "joint"}
+    assert set(report["stage_seconds"]) == set(STAGES)
+    assert {"gated_separate_vs_separate", "gated_joint_vs_joint", "gated_joint_vs_cnn"} <= set(report["gains"])
 
 
 def test_report_markdown_and_pictures_exist(tiny_run):
     out = tiny_run / "run"
     text = (out / "report.md").read_text()
     assert "| CNN+CRF end-to-end, Gibbs max-marginals |" in text
-    for picture in ("fig1.png", "theta_separate.png", "theta_joint.png", "training_curves.png"):
+    for picture in ("fig1.png", "theta_separate.png", "theta_joint.png", "theta_gated_joint.png", "gate_weights.png",
+                    "training_curves.png"):
         assert picture in text
         assert (out / picture).stat().st_size > 1000
 
 
 def test_rerun_keeps_finished_stages(tiny_run):
     out = tiny_run / "run"
-    logs = {s: (out / "logs" / f"{s}.log").stat().st_size for s in ("cnn", "separate", "joint")}
+    logs = {s: (out / "logs" / f"{s}.log").stat().st_size for s in STAGES}
     run = replicate(out, tiny_run / "data")
     assert run.returncode == 0, run.stderr[-3000:]
     assert {s: (out / "logs" / f"{s}.log").stat().st_size for s in logs} == logs

@@ -1,7 +1,8 @@
-"""The three training stages under `caffe train`, as a user runs them, on a tiny dataset:
-the CNN learns in stage 1, only theta in stage 2 (on the scores the stage-1 CNN computed once,
-bit for bit what that CNN outputs), both in stage 3; chains and theta carry over between
-stages and survive a snapshot + resume."""
+"""The training stages under `caffe train`, as a user runs them, on a tiny dataset: the CNN
+learns in stage 1, only theta in stage 2 (on the scores the stage-1 CNN computed once, bit for
+bit what that CNN outputs), both in stage 3; chains and theta carry over between stages and
+survive a snapshot + resume; the image-dependent stages 4 (branch and K tables, from stage 2's
+tables and chains, tools/gated_start.py) and 5 (everything) learn what they should."""
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ DEFAULT_EDGES = pytest.importorskip("nets.crf").DEFAULT_EDGES
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
 
 IMAGES, HEIGHT, WIDTH = 4, 24, 32
-ITERS = {"cnn": 3, "separate": 4, "joint": 2}
+ITERS = {"cnn": 3, "separate": 4, "joint": 2, "gated_separate": 2, "gated_joint": 2}
 
 
 def caffemodel_blobs(path):
@@ -68,6 +69,12 @@ def stages(caffe_bin, tmp_path_factory):
     train(caffe_bin, root, resumed, "-snapshot", snap / "separate_iter_2.solverstate")
     train(caffe_bin, root, paths["solver_joint.prototxt"], "-weights",
           f"{snap / 'cnn_iter_3.caffemodel'},{snap / 'separate_iter_4.caffemodel'}")
+    start = subprocess.run([sys.executable, str(REPO / "tools" / "gated_start.py"), str(snap / "separate_iter_4.caffemodel"),
+                            "--tables", "2", "--out", str(snap / "gated_start.caffemodel")], capture_output=True, text=True)
+    assert start.returncode == 0, start.stderr
+    train(caffe_bin, root, paths["solver_gated_separate.prototxt"], "-weights", snap / "gated_start.caffemodel")
+    train(caffe_bin, root, paths["solver_gated_joint.prototxt"], "-weights",
+          f"{snap / 'cnn_iter_3.caffemodel'},{snap / 'gated_separate_iter_2.caffemodel'}")
     return {"paths": paths, "snap": snap, "root": root}
 
 
@@ -118,12 +125,35 @@ def test_stage3_learns_everything_from_stages_1_and_2(stages):
     assert steps.tolist() == [ITERS["separate"] + ITERS["joint"]] * IMAGES  # chains carried over
 
 
-@pytest.mark.parametrize("deploy", ["deploy_cnn.prototxt", "deploy_crf.prototxt"])
+def test_gated_stage_starts_as_stage_2_and_learns_its_branch_and_tables(stages):
+    """The start holds stage 2's theta as K equal tables and its chains; stage 4 goes on with the
+    chains, makes the tables differ and moves the branch; stage 5 moves the CNN too."""
+    snap = stages["snap"]
+    separate = caffemodel_blobs(snap / "separate_iter_4.caffemodel")["crf"]
+    start = caffemodel_blobs(snap / "gated_start.caffemodel")
+    assert list(start) == ["crf"]
+    assert start["crf"][0].shape == (len(separate[0]), 2) + separate[0].shape[1:]
+    assert all(np.array_equal(start["crf"][0][:, k], separate[0]) for k in range(2))
+    assert np.array_equal(start["crf"][1], separate[1]) and np.array_equal(start["crf"][2], separate[2])
+    gated = caffemodel_blobs(snap / "gated_separate_iter_2.caffemodel")
+    assert {"gate_depth", "gate_logits", "crf"} <= set(gated) and "conv1" not in gated  # the CNN stays frozen
+    theta = gated["crf"][0]
+    assert not np.array_equal(theta[:, 0], theta[:, 1])
+    _, steps = sampler.ChainStore.decode_rows(gated["crf"][2], HEIGHT, WIDTH, NUM_LABELS)
+    assert steps.tolist() == [ITERS["separate"] + ITERS["gated_separate"]] * IMAGES  # stage 2's chains, continued
+    joint = caffemodel_blobs(snap / "gated_joint_iter_2.caffemodel")
+    cnn = caffemodel_blobs(snap / "cnn_iter_3.caffemodel")
+    assert not np.array_equal(joint["conv1"][0], cnn["conv1"][0])
+    assert not np.array_equal(joint["gate_logits"][0], gated["gate_logits"][0])
+
+
+@pytest.mark.parametrize("deploy", ["deploy_cnn.prototxt", "deploy_crf.prototxt", "deploy_gated.prototxt"])
 def test_deploy_nets_load_the_exported_model(stages, pycaffe, deploy, tmp_path):
     from nets.export import export_model
 
     weights = tmp_path / "joint.caffemodel"
-    export_model(stages["snap"] / "joint_iter_2.caffemodel", weights)
+    stage = "gated_joint" if deploy == "deploy_gated.prototxt" else "joint"
+    export_model(stages["snap"] / f"{stage}_iter_2.caffemodel", weights)
     net = pycaffe.Net(str(stages["paths"][deploy]), str(weights), pycaffe.TEST)
     depth = np.random.default_rng(0).uniform(1.5, 6.0, (1, 1, HEIGHT, WIDTH))
     net.blobs["depth"].data[...] = depth

@@ -20,6 +20,7 @@ import sys
 from experiments import cli
 from experiments.scales import SCALES, net_options
 from nets import prototxt
+from nets import crf
 from nets.crf import DEFAULT_EDGES
 
 
@@ -28,8 +29,8 @@ def iterations(text):
         iters = tuple(int(i) for i in text.split(","))
     except ValueError:
         iters = ()
-    if len(iters) != 3 or min(iters) < 1:
-        raise argparse.ArgumentTypeError(f"expected three positive integers, got {text!r}")
+    if len(iters) != len(prototxt.STAGES) or min(iters) < 1:
+        raise argparse.ArgumentTypeError(f"expected {len(prototxt.STAGES)} positive integers, got {text!r}")
     return iters
 
 
@@ -49,7 +50,9 @@ def main(argv=None):
     p.add_argument("--edges", type=cli.edges, default=DEFAULT_EDGES, help="CRF edge classes (default %(default)s)")
     p.add_argument("--seed", type=cli.non_negative_int, default=0, help="seed of the Gibbs chains")
     p.add_argument("--iters", type=iterations, default=default["iters"],
-                   help="max_iter of the cnn,separate,joint stages (default %(default)s)")
+                   help=f"max_iter of the {','.join(prototxt.STAGES)} stages (default %(default)s)")
+    p.add_argument("--tables", type=cli.positive_int, default=crf.GATED_TABLES,
+                   help="K: tables per edge class of the gated stages (default %(default)s)")
     p.add_argument("--snapshots", default="snapshots", help="snapshot folder (default snapshots)")
     args = p.parse_args(argv)
     if args.batch_size > args.num_images:
@@ -59,7 +62,7 @@ def main(argv=None):
     def work():
         paths = prototxt.write(args.out, data=args.data, scores=args.scores, num_images=args.num_images, height=args.height,
                                width=args.width, batch_size=args.batch_size, edges=args.edges, seed=args.seed,
-                               iters=args.iters, snapshots=args.snapshots)
+                               iters=args.iters, snapshots=args.snapshots, tables=args.tables)
         print("\n".join(str(path) for path in paths.values()))
 
     return cli.run(p.prog, work)

@@ -32,9 +32,37 @@ def comparison_sheet(depth, truth, predictions, out, count):
     plt.close(fig)
 
 
-def theta_maps(weights, out, title):
+def theta_maps(weights, out, title, classes=None):
     theta, offsets = crf_tables(weights)
-    plot_theta(theta, offsets, out, title)
+    plot_theta(theta, offsets, out, title, classes)
+
+
+def most_different_classes(weights, count=4):
+    """The `count` edge classes of a gated model whose K tables differ most (sum over label pairs
+    of the spread across tables): where the image-dependent weights change the most."""
+    theta, _ = crf_tables(weights)
+    spread = (theta.max(axis=1) - theta.min(axis=1)).sum(axis=(1, 2))
+    return sorted(np.argsort(spread)[::-1][:count].tolist())
+
+
+def gate_sheet(depth, truth, gate, preds, out):
+    """Depth | ground truth | the pairwise branch's weight of each table (0..1) | the gated model's
+    labels, one row per image: where the model switches tables."""
+    tables = gate.shape[1]
+    columns = ["depth", "ground truth"] + [f"weight of table {k}" for k in range(tables)] + ["labels"]
+    fig, axes = plt.subplots(len(depth), len(columns), figsize=(2.4 * len(columns), 2 * len(depth)),
+                             squeeze=False, constrained_layout=True)
+    for i in range(len(depth)):
+        images = [(depth[i], "gray_r"), (labels.colourise(truth[i]), None)]
+        images += [(gate[i, k], "viridis") for k in range(tables)] + [(labels.colourise(preds[i]), None)]
+        for ax, title, (image, cmap) in zip(axes[i], columns, images):
+            ax.imshow(image, cmap=cmap, **({"vmin": 0, "vmax": 1} if cmap == "viridis" else {}))
+            ax.set_axis_off()
+            if i == 0:
+                ax.set_title(title, fontsize=9)
+    fig.colorbar(axes[0, 2].images[0], ax=axes, shrink=0.5, label="weight")
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
 
 
 def training_curves(logs, out):

@@ -14,6 +14,11 @@ GAINS = (
     ("joint_vs_separate", "joint", "separate"),
     ("gibbs_vs_meanfield", "joint", "meanfield"),
     ("gibbs_vs_icm", "joint", "icm"),
+    # image-dependent factors against the stationary ones and the CNN alone
+    ("gated_separate_vs_separate", "gated_separate", "separate"),
+    ("gated_joint_vs_joint", "gated_joint", "joint"),
+    ("gated_joint_vs_cnn", "gated_joint", "cnn"),
+    ("gated_separate_vs_cnn", "gated_separate", "cnn"),
 )
 METRICS = ("part_accuracy", "pixel_accuracy", "mean_class_accuracy", "mean_iou")
 

@@ -1,5 +1,6 @@
-"""The replication run: dataset, the three training stages under `caffe train`, evaluation
-of every method on the test set, and a report with the paper's table.
+"""The replication run: dataset, the training stages under `caffe train` (the paper's three, then
+the image-dependent model's two), evaluation of every method on the test set, and a report with
+the paper's table.
 
 Re-running continues from what exists: the dataset and finished stages are kept, an
 interrupted stage resumes from its last snapshot, and evaluation is redone.
@@ -13,20 +14,22 @@ import numpy as np
 from data import check_chain_indices, read_split
 from nets import crf, prototxt
 from nets.export import export_model
-from nets.prototxt import STAGES, deploy_net
-from nets.scores import read_meta, write_scores
+from nets.prototxt import STAGES, STORED_SCORES, deploy_net
+from nets.scores import DATASETS, read_meta, write_scores
+from nets.weights import crf_tables, tables_of
 
+from ..evaluation import crf_inputs
 from ..run_folder import check_data_unchanged, check_dataset, generate_dataset, run_folder
 from ..scales import net_options
-from ..stages import finished, run_stage
+from ..stages import finished, run_stage, start_weights
 from . import figures, report
 from .evaluation import evaluate_rows
 
 
-def train(scale, data_dir, out, logs):
-    """All three stages, each exported as a deploy model (out/models/STAGE.caffemodel) when done,
-    with the stage-1 CNN's scores of the training set written in between (out/scores, stage 2's
-    input); returns ({stage: model}, {stage: seconds, None if trained earlier})."""
+def train(scale, data_dir, out, logs, tables):
+    """Every stage, each exported as a deploy model (out/models/STAGE.caffemodel) when done, with
+    the stage-1 CNN's scores of the training set written in between (out/scores, the input of the
+    stages on stored scores); returns ({stage: model}, {stage: seconds, None if trained earlier})."""
     net_dir, snapshots, models = out / "prototxt", out / "snapshots", out / "models"
     models.mkdir(parents=True, exist_ok=True)
     final, seconds = {}, {}
@@ -36,22 +39,22 @@ def train(scale, data_dir, out, logs):
         if stage == "separate":
             ensure_scores(final["cnn"], data_dir, out / "scores", scale)
         if stage != "cnn":  # each training image its own chain (the layer itself cannot read the files)
-            check_chain_indices((out / "scores" if stage == "separate" else data_dir) / "train.txt", scale.train)
-        weights = [final["cnn"], final["separate"]] if stage == "joint" else None
+            check_chain_indices((out / "scores" if stage in STORED_SCORES else data_dir) / "train.txt", scale.train)
+        weights = start_weights(stage, final, snapshots, tables, reused)
         final[stage] = run_stage(stage, net_dir / f"solver_{stage}.prototxt", iters, snapshots,
                                  logs / f"{stage}.log", weights=weights)
         seconds[stage] = None if reused else time.perf_counter() - started
     exported = {stage: models / f"{stage}.caffemodel" for stage in STAGES}
-    for stage, parts in (("cnn", [final["cnn"]]), ("separate", [final["cnn"], final["separate"]]),
-                         ("joint", [final["joint"]])):
-        export_model(parts, exported[stage])
+    for stage in STAGES:  # a stage on stored scores holds no CNN: its model takes stage 1's
+        export_model([final["cnn"], final[stage]] if stage in STORED_SCORES else [final[stage]], exported[stage])
     return exported, seconds
 
 
 def ensure_scores(cnn_weights, data_dir, folder, scale):
     """The frozen stage-1 CNN's scores of the training set, written unless already there."""
     meta = read_meta(folder) if folder.exists() else None
-    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == scale.train:
+    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == scale.train \
+            and meta.get("datasets") == list(DATASETS):
         return
     from data import read_split
 
@@ -63,7 +66,7 @@ def ensure_scores(cnn_weights, data_dir, folder, scale):
 def replicate(scale_name, scale, out, data_dir, edges, seed):
     """The whole run into the folder `out`; returns the report (also written as report.json/md)."""
     settings = {"scale": scale_name, **asdict(scale), "edges": edges, "seed": seed, "data": str(data_dir),
-                "learning": prototxt.LEARNING}
+                "tables": crf.GATED_TABLES, "learning": prototxt.LEARNING}
     settings = json.loads(json.dumps(settings))  # as read back from the file (tuples become lists)
     have_dataset = check_dataset(data_dir, scale)  # every input checked before the run folder is written
     if have_dataset:
@@ -80,8 +83,9 @@ def replicate_locked(scale, settings, out, data_dir, have_dataset):
         generate_dataset(data_dir, scale, settings["seed"])
     check_data_unchanged(out, data_dir, record=True)
     prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=settings["edges"], seed=settings["seed"],
-                   snapshots=snapshots, snapshot_every=scale.snapshot_every, **net_options(scale))
-    weights, stage_seconds = train(scale, data_dir, out, logs)
+                   snapshots=snapshots, snapshot_every=scale.snapshot_every, tables=settings["tables"],
+                   **net_options(scale))
+    weights, stage_seconds = train(scale, data_dir, out, logs, settings["tables"])
 
     started = time.perf_counter()
     results = evaluate_rows(weights, read_split(data_dir / "train.txt"), read_split(data_dir / "test.txt"), scale,
@@ -105,6 +109,21 @@ def draw_figures(out, data_dir, scale, weights, logs):
     figures.comparison_sheet(test["depth"], test["label"], preds, out / "fig1.png", scale.figure_images)
     for stage in ("separate", "joint"):
         figures.theta_maps(weights[stage], out / f"theta_{stage}.png", f"learned theta, {stage} learning")
+    classes = figures.most_different_classes(weights["gated_joint"])
+    figures.theta_maps(weights["gated_joint"], out / "theta_gated_joint.png",
+                       "image-dependent tables, end to end: the edge classes whose tables differ most", classes)
+    count = scale.figure_images
+    _, gate = crf_inputs(weights["gated_joint"], test["depth"][:count], settings_tables(weights["gated_joint"]))
+    gated_preds = np.load(out / "predictions" / "gated_joint" / "predictions.npy")[:count]
+    figures.gate_sheet(test["depth"][:count], test["label"][:count], gate, gated_preds, out / "gate_weights.png")
     figures.training_curves({s: logs / f"{s}.log" for s in STAGES}, out / "training_curves.png")
     return {"Fig.1-style sheet": "fig1.png", "theta, separate": "theta_separate.png",
-            "theta, end-to-end": "theta_joint.png", "training curves": "training_curves.png"}
+            "theta, end-to-end": "theta_joint.png",
+            "image-dependent tables, end-to-end (most different classes)": "theta_gated_joint.png",
+            "the pairwise branch's weights on test images": "gate_weights.png",
+            "training curves": "training_curves.png"}
+
+
+def settings_tables(model):
+    """K of a gated model (its theta's shape)."""
+    return tables_of(crf_tables(model)[0].shape)
