@@ -39,13 +39,9 @@ class CRFLayer(caffe.Layer):
     NAME = SCHEMA = None  # set by each subclass
     BOTTOMS = ("scores",)
     TOPS = ("marginals",)
-    GATED = True  # takes image-dependent factors ("tables")
 
     def setup(self, bottom, top):
         self.p = params.parse(self.param_str, self.SCHEMA, self.NAME)
-        if self.p.tables is not None and not self.GATED:
-            raise params.ParamError(f"{self.NAME}: param_str key 'tables' (image-dependent factors) is not "
-                                    f"supported by this layer")
         self.bottoms = self.BOTTOMS + (() if self.p.tables is None else ("weights",))
         if len(bottom) != len(self.bottoms) or len(top) != len(self.TOPS):
             raise BlobError(f"{self.NAME}: needs bottoms ({', '.join(self.bottoms)}) and top(s) "

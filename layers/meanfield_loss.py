@@ -12,7 +12,8 @@ and "damping" in (0, 1]. Top: the softmax cross-entropy of the marginals after T
 mean-field steps, per pixel; backward is its exact gradient (sampler.learning.UnrolledMeanField),
 computed only when Caffe asks for it. CRFMarginals "method": "meanfield" runs the same forward
 at deploy time with its own "iterations" and damping 0.5 (it has no damping key). The rest is
-layers/crf_layer.py's CRFLoss.
+layers/crf_layer.py's CRFLoss. With "tables": K (image-dependent factors) a third bottom, the
+weights, which get their gradient too.
 """
 import sampler
 
@@ -24,14 +25,14 @@ from .errors import reports_errors
 @reports_errors
 class MeanFieldLoss(CRFLoss):
     NAME = "MeanFieldLoss"
-    GATED = False
     SCHEMA = params.MEANFIELD_LOSS
 
     def objective(self, scores, labels, theta, weights, bottom):
         unrolled = sampler.learning.UnrolledMeanField(scores, labels, theta, self.p.offsets,
                                                       iterations=self.p.iterations, damping=self.p.damping,
-                                                      backend=self.p.backend)
+                                                      backend=self.p.backend, weights=weights)
+
         def backprop(scale, diffs):
-            d_scores, d_theta = unrolled.gradients()
-            return dense_backprop(d_theta, scores=d_scores)(scale, diffs)
+            d_scores, d_theta, *d_weights = unrolled.gradients()
+            return dense_backprop(d_theta, scores=d_scores, weights=d_weights[0] if d_weights else None)(scale, diffs)
         return unrolled.value, backprop

@@ -10,7 +10,8 @@ param_str keys: layers/params.py (PSEUDO_LIKELIHOOD): the model keys and "potts"
 Top: the mean negative pseudo-log-likelihood per pixel, here with its exact gradient: per
 pixel, one-hot(label) minus the conditional given the neighbours' true labels, for the scores
 and, through the neighbours, for theta. Separate learning: give the layer propagate_down: false
-for the scores. The rest is layers/crf_layer.py's CRFLoss.
+for the scores. With "tables": K (image-dependent factors) a third bottom, the weights, which get
+their gradient too. The rest is layers/crf_layer.py's CRFLoss.
 """
 import sampler
 
@@ -22,10 +23,9 @@ from .errors import reports_errors
 @reports_errors
 class PseudoLikelihoodLoss(CRFLoss):
     NAME = "PseudoLikelihoodLoss"
-    GATED = False
     SCHEMA = params.PSEUDO_LIKELIHOOD
 
     def objective(self, scores, labels, theta, weights, bottom):
-        value, d_scores, d_theta = sampler.learning.pseudo_likelihood(scores, labels, theta, self.p.offsets,
-                                                                      backend=self.p.backend)
-        return value, dense_backprop(d_theta, scores=d_scores)
+        value, d_scores, d_theta, *d_weights = sampler.learning.pseudo_likelihood(
+            scores, labels, theta, self.p.offsets, backend=self.p.backend, weights=weights)
+        return value, dense_backprop(d_theta, scores=d_scores, weights=d_weights[0] if d_weights else None)

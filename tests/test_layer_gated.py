@@ -140,3 +140,37 @@ def test_a_model_trained_with_another_k_is_refused_by_name(pycaffe, tmp_path):
                                    .to_proto()), pycaffe.TEST)
     with pytest.raises(ModelError, match=r"2 tables per edge class.*stationary"):
         load_weights(stationary, tmp_path / "k2.caffemodel")
+
+
+@pytest.mark.parametrize("method", ["pseudo_likelihood", "meanfield"])
+def test_the_other_learners_take_the_weights_and_write_their_gradient(pycaffe, method):
+    """PseudoLikelihoodLoss and MeanFieldLoss with "tables": their diffs are the learner's
+    gradients (sampler.learning) for the weights given, scaled as the layer's top is."""
+    from nets import crf
+    from nets.runtime import net_from_text
+
+    theta, scores, truth, weights, _ = inputs(seed=5)
+    layer = crf.PSEUDO_LIKELIHOOD if method == "pseudo_likelihood" else crf.MEANFIELD
+    extra = {} if method == "pseudo_likelihood" else {"iterations": 3}
+    settings = {"num_labels": L, "edges": EDGES, "tables": 2, **extra}
+    net = net_from_text("force_backward: true\n" + str(crf.loss_net((N, L, H, W), settings, chains=False, layer=layer)
+                                                       .to_proto()), pycaffe.TRAIN)
+    net.params["crf"][0].data[...] = theta
+    net.blobs["scores"].data[...] = scores
+    net.blobs["label"].data[...] = truth[:, None]
+    net.blobs["weights"].data[...] = weights
+    loss = float(net.forward()["loss"])
+    net.backward()
+    offsets = sampler.parse_edges(EDGES)
+    if method == "pseudo_likelihood":
+        value, d_scores, d_theta, d_weights = sampler.learning.pseudo_likelihood(scores, truth, theta, offsets,
+                                                                                 weights=weights)
+    else:
+        unrolled = sampler.learning.UnrolledMeanField(scores, truth, theta, offsets, iterations=3, weights=weights)
+        value, (d_scores, d_theta, d_weights) = unrolled.value, unrolled.gradients()
+    scale = -1.0 / truth.size
+    assert loss == pytest.approx(scale * value.sum(), rel=1e-5)
+    assert np.allclose(net.blobs["weights"].diff, scale * d_weights, rtol=1e-5, atol=1e-9)
+    assert np.allclose(net.params["crf"][0].diff, scale * d_theta, rtol=1e-5, atol=1e-9)
+    assert np.allclose(net.blobs["scores"].diff, scale * d_scores, rtol=1e-5, atol=1e-9)
+    assert np.abs(net.blobs["weights"].diff).max() > 0
