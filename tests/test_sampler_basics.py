@@ -271,7 +271,7 @@ def test_numba_chromatic_kernels_agree():
         for transpose in (True, False):
             got = y.copy()
             changed = kernel(s, got, forward, backward, d, order, starts, bases, numba_backend.SAMPLE, transpose,
-                             no_counts, no_order, np.zeros((3, 0), np.float32))
+                             no_counts, no_order, np.zeros((3, 0, 30, 41), np.float32))
             assert np.array_equal(got, expected) and changed == np.sum(got != y), (kernel, transpose)
 
 

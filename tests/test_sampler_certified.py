@@ -52,12 +52,12 @@ class _Block:
 
     def __init__(self, scores, labels, theta, offsets, weights=None):
         _, self.num_labels, h, w = scores.shape
-        forward, backward = nb._tables(theta)
-        self.halves = nb._halves(weights, forward, backward, offsets, 1)[0]
-        self.tables = nb._stacked(forward, backward)
+        self.tables = nb._stacked(*nb._tables(theta))
         self.lp = self.tables.shape[2]
         self.order, starts = schedule_plan(grid.key(offsets), h, w, "chromatic")
         margin, pw, self.steps, self.where = nb._geometry(offsets, self.order, h, w)
+        self.halves = nb._frame(nb._weights(weights, labels)[0], margin, pw, self.steps,
+                                nb._table_maxima(self.tables))
         self.padded = np.empty((h + 2 * margin) * pw, np.uint8)
         nb._pad(labels[0], margin, pw, self.num_labels, self.padded)
         self.unary = scores[0].reshape(self.num_labels, h * w)

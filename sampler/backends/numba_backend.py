@@ -11,8 +11,8 @@ Layout, chosen for speed (see tools/bench_sampler.py):
 - for chromatic sampling, each image's scores are transposed once per call to (H*W, L);
 - pixels go in blocks of BLOCK pixels of one colour;
 - image-dependent factors (weights, sampler/gating.py): K tables per stacked row (2C K rows),
-  and per image, once per call, the half weights framed like the labels (K blocks) and each
-  pixel's "spread" (_pad_weights: the a-priori part of the float32 error bound).
+  and per image and sweep the half weights framed like the labels (K blocks) and each pixel's
+  "spread" (_pad_weights: the a-priori part of the float32 error bound).
 
 Exactness: numpy_backend sums the logits and draws in float64; _logits and _draw restate that
 arithmetic in its order of operations, and ICM, raster sweeps and conditionals use only them.
@@ -427,17 +427,14 @@ def _pad_weights(weights, margin, pw, steps, maxima, out):
                     out[spread + p] += maxima[t * per_step + k] * abs(out[at] + out[at + steps[t]])
 
 
-@njit(parallel=True, cache=True)
-def _frame_weights(weights, forward, backward, offsets):
-    """(N, (K + 1) * (H + 2 margin) * pw) float32: each image's _pad_weights, the kernels' halves
-    (made once per call: a call may sweep many times)."""
-    n_images, per_step, h, w = weights.shape
-    maxima = _table_maxima(_stacked(forward, backward))
-    margin, pw, steps, _ = _geometry(offsets, np.zeros(0, dtype=np.int64), h, w)
-    size = (h + 2 * margin) * pw
-    out = np.zeros((n_images, (per_step + 1) * size), dtype=np.float32)
-    for n in prange(n_images):
-        _pad_weights(weights[n], margin, pw, steps, maxima, out[n])
+@njit(cache=True)
+def _frame(weights, margin, pw, steps, maxima):
+    """One image's _pad_weights array for weights (K, H, W), or an empty one for K = 0 (no weights):
+    made inside each kernel's parallel region (a region of its own costs more than the work)."""
+    per_step, h, w = weights.shape
+    out = np.zeros((per_step + 1) * (h + 2 * margin) * pw if per_step else 0, dtype=np.float32)
+    if per_step:
+        _pad_weights(weights, margin, pw, steps, maxima, out)
     return out
 
 
@@ -806,12 +803,11 @@ def _count_pairs(padded, steps, where, first, size, earlier, counts):
 
 @njit(parallel=True, cache=True)
 def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier,
-               halves):
+               weights):
     """Groups (colours) in turn; within one, blocks of (image, pixels) in parallel. Returns #changes.
     With pairs (threads, C, L, L), each thread adds the pair counts of the edges it closes
-    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting. halves: each
-    image's _pad_weights (_frame_weights) with forward, backward (C, K, L, L), or (N, 0) with
-    K = 1: no weights.
+    (_count_pairs; earlier: _earlier); with pairs (0, C, L, L), no counting. weights (N, K, H, W)
+    with forward, backward (C, K, L, L), or (N, 0, H, W) with K = 1: no weights.
 
     One parallel region per colour: used when there are fewer images than threads.
     """
@@ -820,8 +816,12 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
     margin, pw, steps, where = _geometry(offsets, order, h, w)
     unaries = _unaries(scores, transpose)
     padded = np.empty((n_images, (h + 2 * margin) * pw), dtype=np.uint8)
+    maxima, per_step = _table_maxima(tables), weights.shape[1]
+    halves = np.zeros((n_images, (per_step + 1) * padded.shape[1] if per_step else 0), dtype=np.float32)
     for n in prange(n_images):
         _pad(labels[n], margin, pw, num_labels, padded[n])
+        if per_step:
+            _pad_weights(weights[n], margin, pw, steps, maxima, halves[n])
     changed = 0
     for g in range(starts.shape[0] - 1):
         blocks = (starts[g + 1] - starts[g] + BLOCK - 1) // BLOCK
@@ -848,17 +848,19 @@ def _chromatic(scores, labels, forward, backward, offsets, order, starts, bases,
 
 @njit(parallel=True, cache=True)
 def _chromatic_by_image(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs,
-                        earlier, halves):
+                        earlier, weights):
     """Same result as _chromatic, one parallel region per sweep: images in parallel, groups in
     turn inside each. Barriers cost far more than the work on a busy machine."""
     n_images, num_labels, h, w = scores.shape
     tables = _stacked(forward, backward)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
+    maxima = _table_maxima(tables)
     per_image = np.zeros(n_images, dtype=np.int64)
     for n in prange(n_images):
         scratch = _scratch(num_labels, tables.shape[2])
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
+        halves = _frame(weights[n], margin, pw, steps, maxima)
         unary = scores[n].reshape(num_labels, h * w)
         unaries = _unaries(scores[n:n + 1], transpose)[0]
         local = 0
@@ -866,7 +868,7 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
             for first in range(starts[g], starts[g + 1], BLOCK):
                 size = min(BLOCK, starts[g + 1] - first)
                 local += _block(unary, unaries, padded, tables, steps, order, where, first, size, bases[n],
-                                mode, scratch, halves[n])
+                                mode, scratch, halves)
                 if pairs.shape[0]:
                     _count_pairs(padded, steps, where, first, size, earlier[g], pairs[get_thread_id()])
         _unpad(padded, margin, pw, labels[n])
@@ -875,19 +877,21 @@ def _chromatic_by_image(scores, labels, forward, backward, offsets, order, start
 
 
 @njit(parallel=True, cache=True)
-def _conditionals(scores, labels, forward, backward, offsets, out, halves):
+def _conditionals(scores, labels, forward, backward, offsets, out, weights):
     n_images, num_labels, h, w = scores.shape
     tables = _stacked(forward, backward)
     order = np.arange(h * w)
     margin, pw, steps, where = _geometry(offsets, order, h, w)
+    maxima = _table_maxima(tables)
     for n in prange(n_images):
         z = np.zeros((BLOCK, num_labels))
         padded = np.empty((h + 2 * margin) * pw, dtype=np.uint8)
         _pad(labels[n], margin, pw, num_labels, padded)
+        halves = _frame(weights[n], margin, pw, steps, maxima)
         unary = scores[n].reshape(num_labels, h * w)
         for first in range(0, h * w, BLOCK):
             size = min(BLOCK, h * w - first)
-            _logits(unary, padded, tables, steps, order, where, first, size, z, halves[n])
+            _logits(unary, padded, tables, steps, order, where, first, size, z, halves)
             for j in range(size):
                 zj = z[j]
                 top = zj.max()
@@ -944,17 +948,14 @@ def _tables(theta):
     return np.ascontiguousarray(tables.transpose(0, 1, 3, 2)), np.ascontiguousarray(tables)
 
 
-def _halves(weights, forward, backward, offsets, n_images):
-    """The kernels' halves argument (_frame_weights), or (N, 0) without weights."""
-    if weights is None:
-        return np.zeros((n_images, 0), dtype=np.float32)
-    return _frame_weights(weights, forward, backward, offsets)
+def _weights(weights, labels):
+    """The kernels' weights argument: as given, or (N, 0, H, W) for none."""
+    return np.zeros((len(labels), 0) + labels.shape[1:], dtype=np.float32) if weights is None else weights
 
 
-def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False, halves=None):
+def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, count=False, weights=None):
     """One sweep (or ICM pass); returns (#labels changed, (C, L, L) int64 pair counts of the new
-    labels if count, counted as the sweep closes each edge: chromatic sweeps without weights only).
-    halves: _halves' (None: no weights)."""
+    labels if count, counted as the sweep closes each edge: chromatic sweeps without weights only)."""
     order, starts = schedule_plan(grid.key(offsets), labels.shape[1], labels.shape[2], schedule)
     by_image = schedule == "raster" or len(labels) >= numba.get_num_threads()
     # transposed unaries for the float32 draws; malloc reuses a freed buffer below UNARIES_BYTES,
@@ -964,10 +965,9 @@ def _scan(scores, labels, forward, backward, offsets, bases, mode, schedule, cou
     num_labels = scores.shape[1]
     pairs = _partial_counts(labels.size, len(offsets), num_labels, count)
     earlier = _earlier(grid.key(offsets)) if count else np.zeros((0, 2 * len(offsets) + 1), dtype=np.int64)
-    halves = _halves(None, forward, backward, offsets, len(labels)) if halves is None else halves
     kernel = _chromatic_by_image if by_image else _chromatic
     changed = kernel(scores, labels, forward, backward, offsets, order, starts, bases, mode, transpose, pairs, earlier,
-                     halves)
+                     _weights(weights, labels))
     return changed, pairs.sum(axis=0, dtype=np.int64)
 
 
@@ -994,9 +994,7 @@ def _earlier(offsets_key):
 
 
 def sweep(scores, labels, theta, offsets, bases, schedule, weights=None):
-    forward, backward = _tables(theta)
-    _scan(scores, labels, forward, backward, offsets, bases, SAMPLE, schedule,
-          halves=_halves(weights, forward, backward, offsets, len(labels)))
+    _scan(scores, labels, *_tables(theta), offsets, bases, SAMPLE, schedule, weights=weights)
     return labels
 
 
@@ -1008,10 +1006,9 @@ def train_step(scores, labels, theta, offsets, bases, schedule, weights=None):
     in an order that does not depend on the threads)."""
     forward, backward = _tables(theta)
     fused = schedule == "chromatic" and weights is None
-    halves = _halves(weights, forward, backward, offsets, len(labels))
     for s, row in enumerate(bases):
         counts = _scan(scores, labels, forward, backward, offsets, row, SAMPLE, schedule, fused and s == len(bases) - 1,
-                       halves)[1]
+                       weights)[1]
     if weights is not None:
         return weighted_pair_counts(labels, weights, offsets, scores.shape[1])
     return counts if fused else pair_counts(labels, offsets, scores.shape[1])
@@ -1020,18 +1017,15 @@ def train_step(scores, labels, theta, offsets, bases, schedule, weights=None):
 def icm(scores, labels, theta, offsets, iterations, weights=None):
     forward, backward = _tables(theta)
     unused = np.zeros(len(labels), dtype=np.uint64)
-    halves = _halves(weights, forward, backward, offsets, len(labels))
     for _ in range(iterations):
-        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic", halves=halves)[0] == 0:
+        if _scan(scores, labels, forward, backward, offsets, unused, IMPROVE, "chromatic", weights=weights)[0] == 0:
             break
     return labels
 
 
 def conditionals(scores, labels, theta, offsets, weights=None):
     out = np.empty(scores.shape, dtype=np.float32)
-    forward, backward = _tables(theta)
-    _conditionals(scores, labels, forward, backward, offsets, out, _halves(weights, forward, backward, offsets,
-                                                                           len(labels)))
+    _conditionals(scores, labels, *_tables(theta), offsets, out, _weights(weights, labels))
     return out
 
 
