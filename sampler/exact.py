@@ -19,10 +19,10 @@ def enumerate(scores, theta, offsets, weights=None):
     pair counts (C, K, L, L) and, as weight_expectations, E[weight_statistics(y)] (K, H, W).
     """
     scores = np.asarray(scores)
-    one = scores.ndim == 3
-    if weights is not None and one:
+    if weights is not None and np.ndim(weights) == 3:
         weights = np.asarray(weights)[None]
-    scores, theta, offsets, weights = checks.weighted_model(scores[None] if one else scores, theta, offsets, weights)
+    scores, theta, offsets, weights = checks.weighted_model(scores[None] if scores.ndim == 3 else scores, theta,
+                                                            offsets, weights)
     if len(scores) != 1:
         raise ValueError(f"scores: exact enumeration takes one image, got {len(scores)}")
     _, num_labels, h, w = scores.shape

@@ -128,6 +128,8 @@ def test_unit_weights_reproduce_exact_enumeration():
     assert np.array_equal(plain.marginals, gated.marginals) and plain.log_partition == gated.log_partition
     assert np.array_equal(plain.pair_expectations, gated.pair_expectations[:, 0])
     assert plain.weight_expectations is None and gated.weight_expectations.shape == (1, 2, 3)
+    batched = sampler.exact.enumerate(scores[None], theta[:, :1], offsets, np.ones((1, 1, 2, 3), np.float32))
+    assert np.array_equal(batched.weight_expectations, gated.weight_expectations)
 
 
 # --- statistics against brute force -------------------------------------------------------------
