@@ -8,14 +8,14 @@ import sampler
 from data import check_chain_indices, read_split
 from nets import crf
 from nets.export import export_model, export_tables
-from nets.prototxt import LEARNING, solver, train_net
+from nets.prototxt import GATED, LEARNING, STORED_SCORES, solver, train_net
 from sampler.learning import piecewise_tables
 
 from .caffe_log import iteration_seconds, training_seconds
-from .stages import run_stage, snapshot_path
+from .stages import finished, run_stage, snapshot_path, start_weights
 from .methods import GIBBS
 
-GIBBS_ITERS = {"separate": 1, "joint": 2}  # the stages' positions in the run's iters
+GIBBS_ITERS = {"separate": 1, "joint": 2, "gated_separate": 3}  # the stages' positions in the run's iters
 
 
 def budget_of(stage, name, budget, run):
@@ -59,22 +59,27 @@ def learn(method, run, out, settings, budget):
     iterations, base_lr = budget_of(method.stage, method.base or method.key, budget, run)
     key, snapshots = method.key, out / "snapshots"
     data = run.data_dir
+    gated = {"tables": run.settings["tables"]} if method.stage in GATED else {}
     net = train_net(method.stage, data, run.scores, run.settings["batch_size"],
-                    crf.layer_settings(settings, method.layer, **dict(method.extra)), method.layer, f"train_{key}")
+                    crf.layer_settings(settings, method.layer, **dict(method.extra), **gated), method.layer,
+                    f"train_{key}")
     net_file, solver_file = out / "prototxt" / f"train_{key}.prototxt", out / "prototxt" / f"solver_{key}.prototxt"
     net_file.write_text(net)
     solver_file.write_text(solver(method.stage, str(net_file), iterations, snapshots, run.settings["snapshot_every"],
                                   prefix=key, base_lr=base_lr))
     if crf.has_chains(method.layer):  # each training image its own chain (the layer cannot read the files)
-        check_chain_indices((run.scores if method.stage == "separate" else data) / "train.txt", run.settings["train"])
+        check_chain_indices((run.scores if method.stage in STORED_SCORES else data) / "train.txt",
+                            run.settings["train"])
     weights = None
-    if method.stage == "joint":  # from the stage-1 CNN and this method's separate theta
+    if method.base:  # from this method's separate theta (and, end to end, the stage-1 CNN)
         base_iterations, _ = budget_of("separate", method.base, budget, run)
-        weights = [run.model("cnn"), snapshot_path(snapshots, method.base, base_iterations)]
+        base = snapshot_path(snapshots, method.base, base_iterations)
+        weights = start_weights(method.stage, {"cnn": run.model("cnn"), "separate": base}, snapshots,
+                                run.settings.get("tables"), finished(snapshots, key, iterations), f"{key}_start.caffemodel")
     log = out / "logs" / f"{key}.log"
     final = run_stage(key, solver_file, iterations, snapshots, log, weights=weights)
     model = out / "models" / f"{key}.caffemodel"
-    export_model([run.model("cnn"), final] if method.stage == "separate" else [final], model)
+    export_model([run.model("cnn"), final] if method.stage in STORED_SCORES else [final], model)
     return model, {"iterations": iterations, "base_lr": base_lr, **_times(log)}
 
 

@@ -14,6 +14,10 @@ Separate (theta learned on the stage-1 CNN's stored scores, the CNN frozen):
 End to end (the CNN and theta together, from the stage-1 CNN and the method's separate theta):
   gibbs_ml_joint (the run's own), pseudo_likelihood_joint, meanfield_joint, where the scale's
   budget (experiments.scales.COMPARISON) trains them.
+Image-dependent factors, separate (the gated stage: the pairwise branch and K tables per class on
+the stored scores, each method from its own separate tables repeated K times):
+  gibbs_ml_gated (the run's own), pseudo_likelihood_gated, meanfield_gated, where the budget
+  trains them.
 """
 from dataclasses import dataclass
 
@@ -30,12 +34,12 @@ class Method:
     stage: str                  # "separate" or "joint"
     layer: tuple = None         # the nets.crf training layer; None: no gradient steps (piecewise)
     extra: tuple = ()           # the layer's own param_str keys, as (key, value) pairs
-    base: str = None            # joint methods: the separate method whose theta they start from
+    base: str = None            # joint and gated methods: the separate method whose theta they start from
 
     @property
     def reused(self):
         """Gibbs ML's models are the replication run's."""
-        return self.key in (GIBBS, GIBBS + "_joint")
+        return self.key in (GIBBS, GIBBS + "_joint", GIBBS + "_gated")
 
 
 SEPARATE = (
@@ -53,17 +57,26 @@ JOINT = (
     Method("meanfield_joint", f"mean field unrolled (T={MEANFIELD_STEPS}), end to end", "joint", crf.MEANFIELD,
            (("iterations", MEANFIELD_STEPS),), base="meanfield"),
 )
+GATED = (
+    Method(GIBBS + "_gated", "ML, persistent Gibbs chains (paper), image-dependent", "gated_separate", crf.LOSS,
+           base=GIBBS),
+    Method("pseudo_likelihood_gated", "pseudo-likelihood, image-dependent", "gated_separate", crf.PSEUDO_LIKELIHOOD,
+           base="pseudo_likelihood"),
+    Method("meanfield_gated", f"mean field unrolled (T={MEANFIELD_STEPS}), image-dependent", "gated_separate",
+           crf.MEANFIELD, (("iterations", MEANFIELD_STEPS),), base="meanfield"),
+)
+GIBBS_OF_STAGE = {"separate": GIBBS, "joint": GIBBS + "_joint", "gated_separate": GIBBS + "_gated"}
 
 
 def chosen(budget):
     """The methods a scale's budget ({stage: {method: Budget}}) runs, separate ones first: Gibbs
     ML and piecewise always, the others where the budget names them."""
     def runs(method):
-        name = method.base if method.stage == "joint" else method.key
+        name = method.base or method.key
         return method.reused or method.layer is None or name in budget.get(method.stage, {})
-    return [m for m in SEPARATE + JOINT if runs(m)]
+    return [m for m in SEPARATE + JOINT + GATED if runs(m)]
 
 
 def gibbs_of(method):
     """The Gibbs ML method a method is compared with: the one of its stage."""
-    return GIBBS if method.stage == "separate" else GIBBS + "_joint"
+    return GIBBS_OF_STAGE[method.stage]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 # the training stages, in the order of Scale.iters (as nets.prototxt's; a test keeps them equal)
 STAGES = ("cnn", "separate", "joint", "gated_separate", "gated_joint")
+GATED = ("gated_separate", "gated_joint")  # image-dependent factors: K tables per edge class
 
 
 @dataclass(frozen=True)
@@ -62,18 +63,23 @@ COMPARISON = {
     # For the test suite: measured per iteration on the loaded 2-core machine, Gibbs 0.05 s,
     # Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; about 3-4 minutes in all.
     "tiny": {"separate": {"potts": Budget(150), "pseudo_likelihood": Budget(150), "meanfield": Budget(20)},
-             "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)}},
+             "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)},
+             "gated_separate": {"pseudo_likelihood": Budget(96), "meanfield": Budget(10)}},
     # About Gibbs ML's training time each, per step on stored scores at 120x160, batch 8 on 2 cores
     # (measured by tools/tune.py): Gibbs and Potts 16 ms (10000 steps: 2.6 min), pseudo-likelihood
     # 54 ms, mean field (T=5) 1.4 s; end to end, every step is mostly the CNN's, so pseudo-likelihood
     # gets Gibbs ML's 1500; unrolled mean field would need 40 minutes for as many and is left out.
     # Rates: nets/tuning/separate-pseudo_likelihood.json, separate-meanfield.json; Potts is Gibbs
-    # ML's learner on a restricted table, at its rate and iterations.
+    # ML's learner on a restricted table, at its rate and iterations. The image-dependent model's
+    # stage (from each method's own separate tables): about Gibbs ML's gated stage's time each,
+    # the rates by the rule.
     "default": {"separate": {"potts": Budget(10000), "pseudo_likelihood": Budget(2000, 5e-4),
                              "meanfield": Budget(100, 1e-2)},
-                "joint": {"pseudo_likelihood": Budget(1500)}},
+                "joint": {"pseudo_likelihood": Budget(1500)},
+                "gated_separate": {"pseudo_likelihood": Budget(1200), "meanfield": Budget(60)}},
     "paper": {"separate": {"potts": Budget(4000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
-              "joint": {"pseudo_likelihood": Budget(500)}},
+              "joint": {"pseudo_likelihood": Budget(500)},
+              "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}},
 }
 
 

@@ -42,17 +42,18 @@ EARLIER = {"cnn": (), "separate": ("cnn",), "joint": ("cnn", "separate"), "gated
            "gated_joint": ("cnn", "gated_separate")}
 
 
-def start_weights(stage, final, snapshots, tables, reused=False):
+def start_weights(stage, final, snapshots, tables, reused=False, start_name="gated_start.caffemodel"):
     """The -weights a stage starts from, given the earlier stages' final snapshots {stage: path}:
     none for stages 1 and 2, stage 1's and 2's (or the gated stage's) for the end-to-end stages,
-    and for the gated separate stage the separate stage's tables and chains as K tables
-    (nets.export.gated_start, written into `snapshots` unless the stage has finished: reused)."""
+    and for the gated separate stage the separate stage's tables (and chains) as K tables
+    (nets.export.gated_start, written into snapshots/start_name unless the stage has finished:
+    reused)."""
     from nets.export import gated_start
 
     if stage == "joint":
         return [final["cnn"], final["separate"]]
     if stage == "gated_separate":
-        start = snapshots / "gated_start.caffemodel"
+        start = snapshots / start_name
         if not reused:
             gated_start(final["separate"], tables, start)
         return [start]

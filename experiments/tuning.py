@@ -21,7 +21,7 @@ from data.hdf5 import check_labels, content_sha1
 from . import run_lock
 from .cli import BadInput
 from .evaluation import model_labels, score
-from .scales import SCALES, STAGES, net_options
+from .scales import GATED, SCALES, STAGES, net_options
 from .stages import EARLIER, finished, run_stage, snapshot_path, start_weights
 
 KIND = "learning-rate tuning"
@@ -174,11 +174,12 @@ def validation_accuracy(stage, model, val, scale):
     return score(val["label"], preds, val["depth"])
 
 
-def tune(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None):
+def tune(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None, tables=None):
     """The record of trying each rate for the stage, on top of the run's earlier stages; method:
     the main stages' Gibbs ML, or (separate stage) a compared learning method; iterations: the
-    stage's (a compared method's budget; the scale's by default)."""
-    settings = run_settings(run, stage, scale_name)
+    stage's (a compared method's budget; the scale's by default); tables: K of a gated stage (the
+    run's by default)."""
+    settings = with_tables(run_settings(run, stage, scale_name), stage, tables)
     scale = SCALES[settings["scale"]]
     index = STAGES.index(stage)
     if iterations and method == "gibbs":
@@ -210,6 +211,7 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
     chosen = max(candidates, key=lambda k: candidates[k]["part_accuracy"])
     return {"kind": KIND, "stage": stage, "method": method, "scale": settings["scale"], "run": str(run),
             "start": start, "iterations": stage_iterations(stage, settings, iterations),
+            "tables": settings.get("tables") if stage in GATED else None,
             "batch_size": scale.batch_size,
             "validation": {"folder": str(val_folder), "images": len(val["depth"]), "seed": VAL_SEED},
             "inference": "argmax" if stage == "cnn" else f"gibbs ({scale.burn_in} burn-in, {scale.samples} samples)",
@@ -219,16 +221,19 @@ def tune(stage, rates, run, work, scale_name="default", method="gibbs", iteratio
 RECORDS = Path(__file__).resolve().parents[1] / "nets" / "tuning"  # the records nets/prototxt.py cites
 
 
-def tune_and_record(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None, path=None):
-    """tune(), with the record merged into `path` (default nets/tuning/STAGE.json or
-    STAGE-METHOD.json), which is checked first; returns (the record written, its path)."""
-    name = stage if method == "gibbs" else f"{stage}-{method}"
+def tune_and_record(stage, rates, run, work, scale_name="default", method="gibbs", iterations=None, path=None,
+                    tables=None):
+    """tune(), with the record merged into `path` (default nets/tuning/STAGE.json, STAGE-METHOD.json,
+    or for a gated stage STAGE-kK.json), which is checked first; returns (the record written, its
+    path)."""
+    settings = with_tables(run_settings(run, stage, scale_name), stage, tables)
+    k = settings.get("tables") if stage in GATED else None
+    name = (stage if method == "gibbs" else f"{stage}-{method}") + ("" if k is None else f"-k{k}")
     path = path or RECORDS / f"{name}.json"
     check_record_path(path)
-    settings = run_settings(run, stage, scale_name)
     check_record_path(path, stage=stage, method=method, iterations=stage_iterations(stage, settings, iterations),
-                      start=start_models(stage, run, settings))
-    record = tune(stage, rates, run, work, scale_name, method, iterations)
+                      start=start_models(stage, run, settings), tables=k)
+    record = tune(stage, rates, run, work, scale_name, method, iterations, tables)
     return write_record(record, path), path
 
 
@@ -251,6 +256,15 @@ def check_record_path(path, **experiment):
         raise BadInput(f"{path}: holds the record of another experiment ({'; '.join(other)}); pass another --record")
 
 
+def with_tables(settings, stage, tables):
+    """The run's settings, with K = tables for a gated stage when given (BadInput for another stage)."""
+    if tables is None:
+        return settings
+    if stage not in GATED:
+        raise BadInput(f"--tables {tables}: only the gated stages ({', '.join(GATED)}) have K tables per edge class")
+    return {**settings, "tables": tables}
+
+
 def stage_iterations(stage, settings, iterations=None):
     """The iterations a tuning run trains the stage for: `iterations`, or the run's scale's."""
     return iterations or SCALES[settings["scale"]].stage_iters(stage)
@@ -258,7 +272,8 @@ def stage_iterations(stage, settings, iterations=None):
 
 # What makes two records' candidates comparable: the same stage trained the same way from the same
 # earlier stages, scored on the same validation set.
-SAME_EXPERIMENT = ("kind", "stage", "method", "scale", "start", "iterations", "batch_size", "validation", "inference")
+SAME_EXPERIMENT = ("kind", "stage", "method", "scale", "start", "iterations", "tables", "batch_size", "validation",
+                   "inference")
 
 
 def merged(record, path):

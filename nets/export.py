@@ -93,8 +93,8 @@ def export_tables(cnn_model, theta, settings, out, origin):
 
 def gated_start(snapshot, tables, out):
     """Write the start of the gated stage from a stationary CRF stage's training snapshot: its CRF
-    layer with theta (C, L, L) repeated as K = tables tables (C, K, L, L), the offsets and the
-    chain store as they are. The pairwise branch's weights sum to 1 at every pixel (a softmax),
+    layer with theta (C, L, L) repeated as K = tables tables (C, K, L, L), the offsets and (Gibbs
+    ML's) the chain store as they are. The pairwise branch's weights sum to 1 at every pixel (a softmax),
     so the gated model starts as the stationary one and its chains go on where they were.
     Returns the file's size in bytes."""
     from caffe.proto import caffe_pb2
@@ -103,9 +103,9 @@ def gated_start(snapshot, tables, out):
     _check_replaceable(out)
     refuse_overlap(out, [snapshot])
     layers = {layer.name: layer for layer in read_netparameter(snapshot).layer}
-    if NAME not in layers or len(layers[NAME].blobs) != MODEL_BLOBS + 1:
-        raise ModelError(f"{snapshot}: has no training CRF layer '{NAME}' (theta, offsets and the chain store); give "
-                         f"the separate stage's snapshot")
+    if NAME not in layers or len(layers[NAME].blobs) < MODEL_BLOBS:
+        raise ModelError(f"{snapshot}: has no CRF layer '{NAME}' with theta and offsets; give the separate stage's "
+                         f"snapshot")
     theta = blob_array(layers[NAME].blobs[0])
     if theta.ndim != 3:
         raise ModelError(f"{snapshot}: layer '{NAME}' holds theta of shape {theta.shape}, not one stationary "

@@ -17,7 +17,8 @@ from data import read_split
 
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
 METHODS = ["gibbs_ml", "potts", "pseudo_likelihood", "meanfield", "piecewise",
-           "gibbs_ml_joint", "pseudo_likelihood_joint", "meanfield_joint"]
+           "gibbs_ml_joint", "pseudo_likelihood_joint", "meanfield_joint",
+           "gibbs_ml_gated", "pseudo_likelihood_gated", "meanfield_gated"]
 INFERENCES = ("gibbs", "meanfield", "icm")
 
 
@@ -47,7 +48,8 @@ def test_every_method_is_scored_with_every_inference(tiny_compare, tiny_run):
     # The same models, inference and seeds as the replication's rows: the same figures.
     replication = json.loads((tiny_run / "run" / "report.json").read_text())["results"]
     for key, inference, row in (("gibbs_ml", "gibbs", "separate"), ("gibbs_ml_joint", "gibbs", "joint"),
-                                ("gibbs_ml_joint", "meanfield", "meanfield"), ("gibbs_ml_joint", "icm", "icm")):
+                                ("gibbs_ml_joint", "meanfield", "meanfield"), ("gibbs_ml_joint", "icm", "icm"),
+                                ("gibbs_ml_gated", "gibbs", "gated_separate")):
         assert report["results"][key][inference]["part_accuracy"] == replication[row]["part_accuracy"], key
     assert report["cnn"]["part_accuracy"] == replication["cnn"]["part_accuracy"]
 
@@ -57,7 +59,8 @@ def test_gains_are_gibbs_ml_minus_each_method_of_its_stage(tiny_compare):
     for inference in INFERENCES:
         gains = report["gains"][inference]
         assert set(gains) == {f"gibbs_ml_vs_{k}" for k in ("potts", "pseudo_likelihood", "meanfield", "piecewise")} | {
-            f"gibbs_ml_joint_vs_{k}" for k in ("pseudo_likelihood_joint", "meanfield_joint")}
+            f"gibbs_ml_joint_vs_{k}" for k in ("pseudo_likelihood_joint", "meanfield_joint")} | {
+            f"gibbs_ml_gated_vs_{k}" for k in ("pseudo_likelihood_gated", "meanfield_gated")}
         for name, g in gains.items():
             gibbs, other = name.split("_vs_")
             difference = (report["results"][gibbs][inference]["part_accuracy"]
@@ -75,6 +78,9 @@ def test_each_method_learned_its_kind_of_tables(tiny_compare, tiny_run):
         assert sampler.learning.potts_violation(tables[key]) is not None, key  # free tables learn off-diagonals
     for key in ("pseudo_likelihood", "meanfield"):  # the end-to-end stage moved on from the separate theta
         assert not np.array_equal(tables[key], tables[key + "_joint"])
+        gated = tables[key + "_gated"]  # K tables that started as the method's own separate ones, then moved apart
+        assert gated.shape == (len(tables[key]), 2) + tables[key].shape[1:]
+        assert not np.array_equal(gated[:, 0], gated[:, 1]) and not np.array_equal(gated[:, 0], tables[key])
     offsets = sampler.parse_edges(report["settings"]["run_settings"]["edges"])
     labels = read_split(tiny_run / "data" / "train.txt")["label"]
     assert np.array_equal(tables["piecewise"], sampler.learning.piecewise_tables(labels, offsets, 20))

@@ -42,6 +42,8 @@ def main(argv=None):
     p.add_argument("--iterations", type=cli.positive_int,
                    help="the stage's iterations: a compared method's budget (experiments/scales.py COMPARISON), "
                         "or for gibbs another count than the scale's")
+    p.add_argument("--tables", type=cli.positive_int,
+                   help="K of a gated stage: tables per edge class (default: the run's)")
     p.add_argument("--work", type=cli.output_folder, help="folder for the candidates' training (default RUN-tune)")
     p.add_argument("--record", type=cli.output_file_mkdir,
                    help="JSON record to write (default nets/tuning/STAGE.json, or STAGE-METHOD.json)")
@@ -61,7 +63,7 @@ def main(argv=None):
         from experiments.tuning import tune_and_record
 
         record, path = tune_and_record(args.stage, args.lr, args.run, args.work, args.scale, args.method,
-                                       args.iterations, args.record)
+                                       args.iterations, args.record, args.tables)
         best = record["candidates"][record["chosen"]]
         print(f"chosen base_lr {record['chosen']}: validation body-part accuracy {best['part_accuracy']:.4f}; "
               f"record {path}")

@@ -1,9 +1,12 @@
 """Every compared model with every inference method on the test set, each scored by
 experiments.evaluation.score. A CNN's test scores are computed once: the stage-1 CNN's serve
-every separate method (and the CNN-alone line), each end-to-end model's its own rows."""
+every separate method (and the CNN-alone line), each end-to-end model's its own rows; a gated
+model's scores and weights come from its own deploy net."""
 import time
 
-from ..evaluation import crf_labels, score, unary_scores
+from nets.weights import model_tables
+
+from ..evaluation import crf_inputs, model_labels, score
 
 INFERENCES = ("gibbs", "meanfield", "icm")
 
@@ -11,17 +14,18 @@ INFERENCES = ("gibbs", "meanfield", "icm")
 def evaluate(methods, models, cnn_model, test, burn_in, samples):
     """({method key: {inference: score() report with seconds}}, the stage-1 CNN alone's report)."""
     started = time.perf_counter()
-    stage1 = unary_scores(cnn_model, test["depth"])
-    cnn = {**score(test["label"], stage1.argmax(axis=1).astype("uint8"), test["depth"]),
+    stage1 = crf_inputs(cnn_model, test["depth"])
+    cnn = {**score(test["label"], stage1[0].argmax(axis=1).astype("uint8"), test["depth"]),
            "seconds": time.perf_counter() - started}
     results = {}
     for method in methods:
         model = models[method.key]
-        scores = stage1 if method.stage == "separate" else unary_scores(model, test["depth"])
+        tables = model_tables(model)
+        inputs = stage1 if method.stage == "separate" else crf_inputs(model, test["depth"], tables)
         results[method.key] = {}
         for inference in INFERENCES:
             started = time.perf_counter()
-            preds = crf_labels(scores, model, inference, burn_in=burn_in, samples=samples)
+            preds = model_labels(model, test["depth"], inference, burn_in=burn_in, samples=samples, inputs=inputs)
             results[method.key][inference] = {**score(test["label"], preds, test["depth"]),
                                               "seconds": time.perf_counter() - started}
     return results, cnn
