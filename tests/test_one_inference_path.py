@@ -9,18 +9,19 @@ from conftest import tool_main
 pytestmark = [pytest.mark.caffe, pytest.mark.slow]
 
 
-@pytest.mark.parametrize("inference", ["gibbs", "icm"])
-def test_eval_through_the_deploy_net_labels_as_the_report_does(tiny_run, tmp_path, inference):
+@pytest.mark.parametrize("inference, row, deploy, model", [
+    ("gibbs", "joint", "deploy_crf", "joint"), ("icm", "icm", "deploy_crf", "joint"),
+    ("gibbs", "gated_joint", "deploy_gated", "gated_joint")])  # the image-dependent model: its branch's weights too
+def test_eval_through_the_deploy_net_labels_as_the_report_does(tiny_run, tmp_path, inference, row, deploy, model):
     from experiments.scales import SCALES
 
     run, scale = tiny_run / "run", SCALES["tiny"]
-    deploy = run / "prototxt" / "deploy_crf.prototxt"
     out = tmp_path / "predictions"
-    assert tool_main("eval")(["--model", str(deploy), "--weights", str(run / "models" / "joint.caffemodel"),
+    assert tool_main("eval")(["--model", str(run / "prototxt" / f"{deploy}.prototxt"),
+                              "--weights", str(run / "models" / f"{model}.caffemodel"),
                               "--data", str(tiny_run / "data" / "test.txt"), "--inference", inference,
                               "--burn-in", str(scale.burn_in), "--samples", str(scale.samples), "--seed", "0",
                               "--batch-size", "3", "--save-predictions", str(out)]) == 0
     through_net = np.load(out / "predictions.npy")
-    row = "joint" if inference == "gibbs" else "icm"
     stored = np.load(run / "predictions" / row / "predictions.npy")
     assert through_net.shape == stored.shape and np.array_equal(through_net, stored)
