@@ -92,10 +92,7 @@ def pair_counts(labels, offsets, num_labels, *, backend="auto"):
     """(C, L, L) int64 counts[c, y_i, y_{i+d_c}] summed over the (N, H, W) labellings given."""
     num_labels = checks.count(num_labels, "num_labels", 1)
     offsets = parse_edges(offsets)
-    shape = np.shape(labels)
-    if len(shape) != 3:
-        raise ValueError(f"labels: expected shape (N, H, W), got {shape}")
-    labels = checks.labels(labels, shape, num_labels)
+    labels = _labellings(labels, num_labels)
     return backends.function(backends.resolve(backend), "pair_counts")(labels, offsets, num_labels)
 
 
@@ -104,7 +101,8 @@ def weighted_pair_counts(labels, weights, offsets, num_labels, *, backend="auto"
     w_k(i, j) [y_i = l, y_{i+d_c} = l'], for weights (N, K, H, W)."""
     num_labels = checks.count(num_labels, "num_labels", 1)
     offsets = parse_edges(offsets)
-    labels, weights = _labels_and_weights(labels, weights, num_labels)
+    labels = _labellings(labels, num_labels)
+    weights = checks.pixel_weights(weights, labels.shape)
     return backends.function(backends.resolve(backend), "weighted_pair_counts")(labels, weights, offsets, num_labels)
 
 
@@ -114,10 +112,7 @@ def weight_statistics(labels, theta, offsets):
     in the weights is weight_statistics(truth) - E_model[weight_statistics(y)]."""
     offsets = parse_edges(offsets)
     theta = checks.tables(theta, len(offsets))
-    shape = np.shape(labels)
-    if len(shape) != 3:
-        raise ValueError(f"labels: expected shape (N, H, W), got {shape}")
-    return stats.weight_statistics(checks.labels(labels, shape, theta.shape[2]), theta, offsets)
+    return stats.weight_statistics(_labellings(labels, theta.shape[2]), theta, offsets)
 
 
 def icm(scores, theta, offsets, *, iterations=10, init=None, backend="auto", weights=None):
@@ -152,14 +147,12 @@ def _sweep_bases(seed, keys, steps, sweeps):
     return np.stack([rng.image_bases(seed, keys, steps + np.uint64(s)) for s in range(sweeps)])
 
 
-def _labels_and_weights(labels, weights, num_labels):
-    """Validated labels (N, H, W) and weights (N, K, H, W) of the same N, H, W."""
+def _labellings(labels, num_labels):
+    """Validated labels of any (N, H, W)."""
     shape = np.shape(labels)
     if len(shape) != 3:
         raise ValueError(f"labels: expected shape (N, H, W), got {shape}")
-    labels = checks.labels(labels, shape, num_labels)
-    weights = checks.pixel_weights(weights, shape)
-    return labels, weights
+    return checks.labels(labels, shape, num_labels)
 
 
 def _init(scores, init):
