@@ -9,11 +9,13 @@ Separate (theta learned on the stage-1 CNN's stored scores, the CNN frozen):
   pseudo_likelihood  Besag's pseudo-likelihood, exact gradient (PseudoLikelihoodLoss)
   meanfield          mean field unrolled for MEANFIELD_STEPS steps, cross-entropy of its
                      marginals, exact gradient (MeanFieldLoss, CRF-as-RNN style)
+  loopy_bp           maximum likelihood with the beliefs of LBP_STEPS damped loopy-BP iterations
+                     from cold messages for marginals (LoopyBPLoss; Chen et al. 2015)
   piecewise          no gradient steps: the pointwise mutual information of the training labels
                      at each offset (sampler.learning.piecewise_tables, pseudo-count 1)
 End to end (the CNN and theta together, from the stage-1 CNN and the method's separate theta):
-  gibbs_ml_joint (the run's own), pseudo_likelihood_joint, meanfield_joint, where the scale's
-  budget (experiments.scales.COMPARISON) trains them.
+  gibbs_ml_joint (the run's own), pseudo_likelihood_joint, meanfield_joint, loopy_bp_joint,
+  where the scale's budget (experiments.scales.COMPARISON) trains them.
 Image-dependent factors, separate (the gated stage: the pairwise branch and K tables per class on
 the stored scores, each method from its own separate tables repeated K times):
   gibbs_ml_gated (the run's own), pseudo_likelihood_gated, meanfield_gated, where the budget
@@ -25,6 +27,7 @@ from nets import crf
 
 GIBBS = "gibbs_ml"
 MEANFIELD_STEPS = 5  # unrolled while learning, as CRF-as-RNN trains; mean-field inference runs 10
+LBP_STEPS = 5  # loopy-BP iterations per learning step, as many as mean field's
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ SEPARATE = (
     Method("pseudo_likelihood", "pseudo-likelihood", "separate", crf.PSEUDO_LIKELIHOOD),
     Method("meanfield", f"mean field unrolled (T={MEANFIELD_STEPS})", "separate", crf.MEANFIELD,
            (("iterations", MEANFIELD_STEPS),)),
+    Method("loopy_bp", f"loopy-BP beliefs (T={LBP_STEPS})", "separate", crf.LOOPY_BP, (("iterations", LBP_STEPS),)),
     Method("piecewise", "piecewise (log-marginal / PMI tables)", "separate"),
 )
 JOINT = (
@@ -56,6 +60,8 @@ JOINT = (
            base="pseudo_likelihood"),
     Method("meanfield_joint", f"mean field unrolled (T={MEANFIELD_STEPS}), end to end", "joint", crf.MEANFIELD,
            (("iterations", MEANFIELD_STEPS),), base="meanfield"),
+    Method("loopy_bp_joint", f"loopy-BP beliefs (T={LBP_STEPS}), end to end", "joint", crf.LOOPY_BP,
+           (("iterations", LBP_STEPS),), base="loopy_bp"),
 )
 GATED = (
     Method(GIBBS + "_gated", "ML, persistent Gibbs chains (paper), image-dependent", "gated_separate", crf.LOSS,

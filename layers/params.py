@@ -45,6 +45,12 @@ def _fraction(value):
         return "a number in (0, 1]"
 
 
+def _absent(reason):
+    def check(value):
+        return f"left out ({reason})"
+    return check
+
+
 def _edges(value):
     try:
         sampler.parse_edges(value)
@@ -75,10 +81,10 @@ LOSS = {
 
 INFER = {
     **MODEL,
-    "method": ("gibbs", _choice("gibbs", "meanfield", "icm")),
+    "method": ("gibbs", _choice(*sampler.inference.METHODS)),
     "burn_in": (20, _int(0)),
     "samples": (50, _int(1)),
-    "iterations": (10, _int(1)),  # meanfield / icm only
+    "iterations": (10, _int(1)),  # meanfield / icm / lbp only
 }
 
 PSEUDO_LIKELIHOOD = {**MODEL, **POTTS}
@@ -89,6 +95,11 @@ MEANFIELD_LOSS = {
     "iterations": (10, _int(1)),
     "damping": (0.5, _fraction),
 }
+
+# Loopy-BP learning (layers/lbp_loss.py): mean field's keys, of the stationary model only; the
+# warm-started variant keeps messages per training image
+LOOPY_BP = {**MEANFIELD_LOSS, "tables": (None, _absent("loopy BP learns the stationary model only"))}
+LOOPY_BP_WARM = {**LOOPY_BP, "num_images": (REQUIRED, _int(1))}
 
 
 def parse(param_str, schema, layer):
@@ -118,5 +129,8 @@ def parse(param_str, schema, layer):
     if values.get("potts") and values["tables"] is not None:
         raise ParamError(f"{layer}: param_str keys 'potts' and 'tables' do not go together (the Potts ablation "
                          f"is of the stationary model)")
+    if values.get("method") == "lbp" and values["tables"] is not None:
+        raise ParamError(f"{layer}: param_str 'method' \"lbp\" does not go with 'tables' (loopy BP runs the "
+                         f"stationary model only)")
     values["offsets"] = sampler.parse_edges(values["edges"])
     return SimpleNamespace(**values)

@@ -16,8 +16,11 @@ GATED_TABLES = 2  # K of the image-dependent ("gated") stages: tables per edge c
 LOSS = ("layers.crf_loss", "GibbsCRFLoss")  # maximum likelihood with persistent Gibbs chains
 PSEUDO_LIKELIHOOD = ("layers.pl_loss", "PseudoLikelihoodLoss")
 MEANFIELD = ("layers.meanfield_loss", "MeanFieldLoss")  # unrolled mean field, cross-entropy
+LOOPY_BP = ("layers.lbp_loss", "LoopyBPLoss")  # loopy-BP beliefs for marginals (Chen et al. 2015)
+LOOPY_BP_WARM = ("layers.lbp_loss", "WarmLoopyBPLoss")  # the same, messages kept per training image
 DEPLOY = ("layers.crf_infer", "CRFMarginals")
-SCHEMAS = {LOSS: params.LOSS, PSEUDO_LIKELIHOOD: params.PSEUDO_LIKELIHOOD, MEANFIELD: params.MEANFIELD_LOSS}
+SCHEMAS = {LOSS: params.LOSS, PSEUDO_LIKELIHOOD: params.PSEUDO_LIKELIHOOD, MEANFIELD: params.MEANFIELD_LOSS,
+           LOOPY_BP: params.LOOPY_BP, LOOPY_BP_WARM: params.LOOPY_BP_WARM}
 
 
 def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **extra):
@@ -28,8 +31,9 @@ def config(edges=DEFAULT_EDGES, num_images=1, num_labels=NUM_LABELS, seed=0, **e
 
 
 def has_chains(layer):
-    """True for the training layer that keeps a chain store and so reads the images' indices."""
-    return layer == LOSS
+    """True for the training layers that keep state per training image (GibbsCRFLoss's chain store,
+    WarmLoopyBPLoss's messages) and so read the images' indices."""
+    return layer in (LOSS, LOOPY_BP_WARM)
 
 
 def layer_settings(settings, layer, **extra):
@@ -45,16 +49,17 @@ def layer_settings(settings, layer, **extra):
 def loss_layer(scores, label, index, settings, *, theta_lr_mult=1, to_scores=True, layer=LOSS, loss_weight=1,
                weights=None):
     """The training layer: GibbsCRFLoss unless `layer` names another (module, class); index None
-    for a layer that keeps no chains (PSEUDO_LIKELIHOOD, MEANFIELD). to_scores False: no gradient
+    for a layer that keeps nothing per image (PSEUDO_LIKELIHOOD, MEANFIELD, LOOPY_BP). to_scores False: no gradient
     into the CNN at all. weights: the pairwise branch's blob of a gated model (settings "tables"),
     which always gets its gradient. The offsets and the chain store are parameters the solver
     must not touch."""
     frozen = {"lr_mult": 0, "decay_mult": 0}
     chains = [] if index is None else [index]
     gate = [] if weights is None else [weights]
+    store = [frozen] * (layer == LOSS)  # the chain store's blob (WarmLoopyBPLoss keeps its messages in memory)
     return L.Python(scores, label, *chains, *gate, name=NAME, loss_weight=loss_weight,
                     propagate_down=[to_scores, False] + [False] * len(chains) + [True] * len(gate),
-                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0}, frozen] + [frozen] * len(chains),
+                    param=[{"lr_mult": theta_lr_mult, "decay_mult": 0}, frozen] + store,
                     python_param={"module": layer[0], "layer": layer[1], "param_str": json.dumps(settings)})
 
 

@@ -9,9 +9,9 @@ import zlib
 
 import numpy as np
 
-from . import api
+from . import api, belief_propagation
 
-METHODS = ("gibbs", "meanfield", "icm")
+METHODS = ("gibbs", "meanfield", "icm", "lbp")
 
 
 def content_keys(scores, weights=None):
@@ -25,7 +25,8 @@ def content_keys(scores, weights=None):
 def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=10, backend="auto",
           weights=None):
     """(N, L, H, W) float32 marginals of `method`: Gibbs label frequencies (their argmax is the
-    max-marginal labelling), the mean-field marginals, or the one-hot ICM labelling. Gated:
+    max-marginal labelling), the mean-field marginals, the one-hot ICM labelling, or the loopy-BP
+    node beliefs (sum-product, damping 0.5, from uniform messages; stationary model only). Gated:
     weights (N, K, H, W) with theta (C, K, L, L)."""
     if method == "gibbs":
         return api.marginals(scores, theta, offsets, burn_in=burn_in, samples=samples, seed=seed,
@@ -35,6 +36,10 @@ def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, ite
     if method == "icm":
         labels = api.icm(scores, theta, offsets, iterations=iterations, backend=backend, weights=weights)
         return (labels[:, None] == np.arange(scores.shape[1])[None, :, None, None]).astype(np.float32)
+    if method == "lbp":
+        if weights is not None:
+            raise ValueError("weights: loopy BP runs the stationary model only (no image-dependent factors)")
+        return belief_propagation.lbp(scores, theta, offsets, iterations=iterations, backend=backend)
     raise ValueError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
 
 

@@ -25,9 +25,9 @@ BASE = {"LOSS": {"num_labels": 20, "edges": "sparse:1,2", "num_images": 4},
         "INFER": {"num_labels": 20, "edges": "sparse:1,2"}}
 # The oracle: what a valid value of each key is, written out independently of params.py.
 RANGES = {"num_labels": (2, 255), "seed": (0, 2**63 - 1), "num_images": (1, None), "sweeps": (1, None),
-          "burn_in": (0, None), "samples": (1, None), "iterations": (1, None)}
+          "burn_in": (0, None), "samples": (1, None), "iterations": (1, None), "tables": (1, 64)}
 CHOICES = {"backend": ("auto",) + sampler.backends.NAMES, "schedule": ("chromatic", "raster"),
-           "method": ("gibbs", "meanfield", "icm")}
+           "method": ("gibbs", "meanfield", "icm", "lbp")}
 
 json_leaves = (st.none() | st.booleans() | st.integers() | st.integers(-3, 300)
                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=12)
