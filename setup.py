@@ -6,6 +6,6 @@ setup(
     version="0.1.0",
     description="A Generic CNN-CRF Model for Semantic Segmentation (Kirillov et al. 2015), reproduced",
     packages=find_packages(include=["sampler", "sampler.*", "layers", "layers.*", "data", "data.*", "nets", "nets.*",
-                                    "experiments", "experiments.*"]),
+                                    "experiments", "experiments.*", "cnncrf", "cnncrf.*"]),
     python_requires=">=3.11",
 )

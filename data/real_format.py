@@ -43,7 +43,7 @@ def _check_setting(name, value, positive):
         raise DataError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}, got {value!r}")
 
 
-def _metres(path, depth):
+def metres(path, depth):
     """depth as float32, or DataError unless it holds non-negative finite numbers."""
     if not np.issubdtype(depth.dtype, np.floating) and not np.issubdtype(depth.dtype, np.integer):
         raise DataError(f"{path}: depth has dtype {depth.dtype}, expected numbers")
@@ -60,7 +60,8 @@ def _check_depth(path, depth, unit):
         raise DataError(f"{path}: depth holds negative or non-finite values: {depth[where]} {unit} at {place}")
 
 
-def _saturated(depth):
+def saturated(depth):
+    """float32 depth with no reading (0) and anything beyond BACKGROUND_DEPTH at BACKGROUND_DEPTH."""
     return np.where((depth == 0) | (depth > BACKGROUND_DEPTH), BACKGROUND_DEPTH, depth).astype(np.float32)
 
 
@@ -102,13 +103,13 @@ def read_bundle(path):
     _check_ids(path, "pixel_labels", pixel_labels)
     if len(indices) and ((indices < 0).any() or (indices >= np.array(depths.shape)).any()):
         raise DataError(f"{path}: pixel_indices point outside the {depths.shape} images")
-    return _saturated(_metres(path, depths)), labels.astype(np.uint8)
+    return saturated(metres(path, depths)), labels.astype(np.uint8)
 
 
-def _read_depth_image(path, depth_scale):
+def read_depth_image(path, depth_scale):
     """Depth in metres, not yet saturated (an EXR's body depth is checked first)."""
     if path.suffix == ".exr":
-        return _metres(path, exr.read_depth(path, depth_scale))
+        return metres(path, exr.read_depth(path, depth_scale))
     if path.suffix == ".npy":
         try:
             depth = np.load(path, allow_pickle=False)
@@ -116,7 +117,7 @@ def _read_depth_image(path, depth_scale):
             raise DataError(f"{path}: unreadable .npy ({e})") from None
         if depth.ndim != 2 or not np.issubdtype(depth.dtype, np.floating):
             raise DataError(f"{path}: depth is {depth.dtype} {depth.shape}, expected float metres (H, W)")
-        return _metres(path, depth)
+        return metres(path, depth)
     depth = np.asarray(_open_png(path))
     if depth.ndim != 2 or depth.dtype not in (np.uint16, np.int32):
         raise DataError(f"{path}: depth PNG is {depth.dtype} {depth.shape}, expected 16-bit greyscale millimetres")
@@ -172,14 +173,14 @@ def read_folder(folder, max_colour_distance=MAX_COLOUR_DISTANCE, depth_scale=exr
                         f"({len(unpaired)} unpaired)")
     depths, labels = [], []
     for name in sorted(depth_files):
-        depth = _read_depth_image(depth_files[name], depth_scale)
+        depth = read_depth_image(depth_files[name], depth_scale)
         labels.append(_read_label_image(label_files[name], max_colour_distance))
         if labels[-1].shape != depth.shape or depth.shape != labels[0].shape:
             raise DataError(f"{label_files[name]}: size {labels[-1].shape} differs from its depth image "
                             f"{depth.shape} or the first image {labels[0].shape}")
         if depth_files[name].suffix == ".exr":
             exr.check_body_depth(depth_files[name], depth, labels[-1], depth_scale)
-        depths.append(_saturated(depth))
+        depths.append(saturated(depth))
     return np.stack(depths), np.stack(labels)
 
 

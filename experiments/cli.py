@@ -105,6 +105,14 @@ positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positiv
 non_negative_float = _number(float, lambda v: math.isfinite(v) and v >= 0, "a non-negative number")
 
 
+def image_size(text):
+    """WIDTHxHEIGHT, as sizes are written in this project (160x120): (width, height)."""
+    width, x, height = text.partition("x")
+    if not (x and width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 160x120, got {text!r}")
+    return int(width), int(height)
+
+
 def _role(role):
     def mark(parse):
         parse.role = role

@@ -2,134 +2,50 @@
 
 evaluate() returns numbers; printing is the caller's (report_lines()).
 """
-import json
 import pathlib
 import time
 
 import numpy as np
 from tqdm import tqdm
 
+import cnncrf
 from data import labels as label_set
 from data import metrics
 from data.hdf5 import read_split
 from data.render import BACKGROUND_DEPTH
-from nets.runtime import definition_problem, forward_batches, net_from_text
+from nets.runtime import forward_batches, net_from_text
 from nets.weights import load_weights
 
 from .cli import BadInput
 from .predictions import own_files, write_predictions
-
-INFERENCE = ("cnn", "gibbs", "meanfield", "icm")
 
 
 class EvalError(BadInput):
     """Bad input to the evaluation."""
 
 
-def deploy_definition(model, inference, overrides, scores_blob="scores"):
-    """(prototxt text, output blob) of the deploy net `model` with the CRF layer set to the
-    requested method and the given param_str overrides (burn_in, samples, seed: None = keep)."""
-    from caffe.proto import caffe_pb2
-    from google.protobuf import text_format
-
-    net = caffe_pb2.NetParameter()
-    try:
-        text_format.Merge(pathlib.Path(model).read_text(), net)
-    except (text_format.ParseError, UnicodeDecodeError) as e:
-        raise EvalError(f"{model}: not a valid prototxt ({e})") from None
-    problem = definition_problem(net)
-    if problem:
-        raise EvalError(f"{model}: {problem}")
-    crf = [i for i, l in enumerate(net.layer) if l.type == "Python" and l.python_param.layer == "CRFMarginals"]
-    if crf:
-        check_crf_layer(model, net, crf[0])
-    if inference == "cnn":
-        return text_format.MessageToString(net), scores_blob
-    if not crf:
-        raise EvalError(f"{model} has no CRFMarginals layer; --inference {inference} needs the CNN+CRF deploy net")
-    layer = net.layer[crf[0]]
-    config = json.loads(layer.python_param.param_str or "{}")
-    config["method"] = inference
-    config.update({k: v for k, v in overrides.items() if v is not None})
-    layer.python_param.param_str = json.dumps(config)
-    return text_format.MessageToString(net), layer.top[0]
-
-
-def check_crf_layer(model, net, position):
-    """EvalError, before Caffe builds the net, where the CRF layer (net.layer[position]) would
-    refuse it in its setup, which prints a line of its own first: its param_str, or a num_labels
-    other than the channels of the CNN scores it takes (found by building the net up to it)."""
-    import caffe
-    from google.protobuf import text_format
-
-    from layers import params
-
-    layer = net.layer[position]
-    try:
-        num_labels = params.parse(layer.python_param.param_str, params.INFER, layer.name).num_labels
-    except params.ParamError as e:
-        raise EvalError(f"{model}: {e}") from None
-    cnn = type(net)()
-    cnn.CopyFrom(net)
-    del cnn.layer[position:]
-    channels = net_from_text(text_format.MessageToString(cnn), caffe.TEST).blobs[layer.bottom[0]].channels
-    if channels != num_labels:
-        raise EvalError(f"{model}: layer '{layer.name}' has num_labels {num_labels} in its param_str, but the CNN "
-                        f"scores it takes ('{layer.bottom[0]}') have {channels} channels")
-
-
-def load_net(model, weights, inference, overrides, scores_blob="scores"):
-    """(net, output blob, last layer to run) of a deploy net with trained weights."""
-    import caffe
-
-    from layers.blobs import BlobError
-
-    caffe.set_mode_cpu()
-    text, output = deploy_definition(model, inference, overrides, scores_blob)
-    try:
-        net = net_from_text(text, caffe.TEST)
-    except BlobError as e:  # a Python layer's setup refused its inputs (it printed them too)
-        raise EvalError(f"{model}: {e}") from None
-    load_weights(net, weights)
-    if output not in net.blobs:
-        raise EvalError(f"{model} has no blob '{output}' (see --scores-blob)")
-    # The last layer that writes the output blob: forward stops there (no CRF work for cnn).
-    end = [name for name, layer_tops in net.top_names.items() if output in layer_tops][-1]
-    return net, output, end
-
-
-def predict(net, output, end, depth, batch_size):
-    """Argmax labels (N, H, W) uint8 of the output blob for depth (N, H, W), batch by batch."""
-    preds = np.empty(depth.shape, dtype=np.uint8)
-    for start, out in forward_batches(net, output, depth, batch_size, end, "evaluating"):
-        preds[start:start + len(out)] = out.argmax(axis=1)
-    return preds
-
-
 def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=None, seed=None,
              scores_blob="scores", batch_size=16, limit=None, save_predictions=None):
-    """The figures of a deploy net on a test split: part accuracy with a bootstrap interval,
-    pixel accuracy, mean class accuracy, mean IoU, per-class accuracy, confusion, speed."""
-    for path, what in ((model, "model"), (weights, "weights"), (data, "data")):
-        if not pathlib.Path(path).is_file():
-            raise EvalError(f"{what} not found: {path}")
+    """The figures of a deploy net on a test split, through the segmentation API (cnncrf: a split of
+    another image size than the model's training one is brought to that scale and back): part
+    accuracy with a bootstrap interval, pixel accuracy, mean class accuracy, mean IoU, per-class
+    accuracy, confusion, speed."""
+    if not pathlib.Path(data).is_file():
+        raise EvalError(f"data not found: {data}")
     if save_predictions:
         own_files(save_predictions)  # a folder of someone else's files: refused before the work
+    segmenter = cnncrf.load(model, weights, inference, burn_in=burn_in, samples=samples, seed=seed,
+                            scores_blob=scores_blob, batch_size=batch_size)
     split = read_split(data)
     depth, truth = split["depth"][:limit], split["label"][:limit]
     if not (truth != label_set.BACKGROUND).any():
         raise EvalError(f"{data}: no body pixels in its {len(truth)} images (every label is background), "
                         "so body-part accuracy is undefined")
-    net, output, end = load_net(model, weights, inference,
-                                {"burn_in": burn_in, "samples": samples, "seed": seed}, scores_blob)
-    num_labels = net.blobs[output].channels
-    if num_labels != label_set.NUM_LABELS:
-        raise EvalError(f"{model}: blob '{output}' has {num_labels} channels but the dataset has "
-                        f"{label_set.NUM_LABELS} labels")
     started = time.perf_counter()
-    preds = predict(net, output, end, depth, batch_size)
+    preds = segmenter.labels(depth)
     report = score(truth, preds, depth)
-    report.update({"images_per_second": len(preds) / (time.perf_counter() - started), "inference": inference})
+    report.update({"images_per_second": len(preds) / (time.perf_counter() - started), "inference": inference,
+                   "net_size": list(segmenter.net_size(depth.shape[1:]))})
     if save_predictions:
         write_predictions(save_predictions, preds)
     return report

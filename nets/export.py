@@ -6,6 +6,12 @@ keeps every layer that has parameters, drops the chain store, and names the snap
 from in the model (NetParameter.name), which is also how a later export recognises a file it
 may replace. export_tables writes the same kind of model from a CNN model and tables made
 without training (piecewise learning, experiments/compare).
+
+A model records the scale it was trained at (training_scale: the image size and, where the data
+gives it, the horizontal field of view) in a layer entry of that name without parameters: Caffe's
+copy skips layers its net lacks and the weights readers look only at layers with parameters, so
+the model loads as before, and segmenting brings an image of another size to that pixel scale
+first (cnncrf).
 """
 import json
 from pathlib import Path
@@ -20,6 +26,7 @@ from .crf import DEPLOY, NAME, deploy_settings
 from .weights import MODEL_BLOBS, ModelError, blob_array, read_netparameter
 
 MARK = "exported from "
+SCALE = "training_scale"  # the layer entry holding the training scale as JSON in its python_param.param_str
 
 
 def is_exported(path):
@@ -30,10 +37,11 @@ def is_exported(path):
         return False
 
 
-def export_model(snapshots, out):
+def export_model(snapshots, out, trained_at=None, scale_required=False):
     """Write the deploy model of one snapshot, or of several that hold different layers (the
     separate stage: the stage-1 CNN's and stage 2's CRF), to `out` (atomically); returns its
-    size in bytes."""
+    size in bytes. trained_at: the training scale to record (training_scale()); None keeps the
+    one an input records (an exported CNN model), if any: with scale_required, there must be one."""
     from caffe.proto import caffe_pb2
 
     snapshots = [snapshots] if isinstance(snapshots, (str, Path)) else list(snapshots)
@@ -42,9 +50,11 @@ def export_model(snapshots, out):
     refuse_overlap(out, snapshots)
     model = caffe_pb2.NetParameter()
     model.name = MARK + ", ".join(Path(s).name for s in snapshots)
-    source = {}
+    source, recorded = {}, {}
     for snapshot in snapshots:
-        for layer in read_netparameter(snapshot).layer:
+        parsed = read_netparameter(snapshot)
+        recorded[snapshot] = _scale_of(parsed, snapshot)
+        for layer in parsed.layer:
             if not layer.blobs:
                 continue
             if layer.name in source:
@@ -58,6 +68,14 @@ def export_model(snapshots, out):
                     raise ModelError(f"{snapshot}: layer '{NAME}' has {len(layer.blobs)} parameter blobs, "
                                      f"expected theta and offsets")
                 del kept.blobs[MODEL_BLOBS:]
+    if trained_at is not None and not _valid_scale(trained_at):
+        raise ModelError(f"training scale {trained_at!r}: expected {{'height': H, 'width': W}} and optionally "
+                         f"'hfov_deg'")
+    scale = trained_at or _one_scale(recorded)
+    if scale_required and not scale:
+        raise ModelError(f"{out}: none of the snapshots records the image size they were trained at; give it "
+                         f"(tools/export_model.py --trained-at WxH or --data TRAIN.txt)")
+    _record_scale(model, scale)
     return _write(model, out)
 
 
@@ -77,9 +95,11 @@ def export_tables(cnn_model, theta, settings, out, origin):
                          f"{(len(offsets), settings['num_labels'], settings['num_labels'])}")
     model = caffe_pb2.NetParameter()
     model.name = f"{MARK}{Path(cnn_model).name} with {origin}"
-    for layer in read_netparameter(cnn_model).layer:
+    cnn = read_netparameter(cnn_model)
+    for layer in cnn.layer:
         if layer.blobs and layer.name != NAME:
             model.layer.add().CopyFrom(layer)
+    _record_scale(model, _scale_of(cnn, cnn_model))
     layer = model.layer.add()
     layer.name, layer.type = NAME, "Python"
     layer.python_param.module, layer.python_param.layer = DEPLOY
@@ -120,6 +140,66 @@ def gated_start(snapshot, tables, out):
     del layer.blobs[0].data[:]
     layer.blobs[0].data.extend(tiled.ravel().tolist())
     return _write(model, out)
+
+
+def training_scale(source):
+    """The scale of a training split (.txt or .h5) to record: {"height", "width"} of its images and,
+    where its dataset's meta.json gives the focal length (generated data), "hfov_deg"."""
+    from data.hdf5 import image_shape
+
+    _, height, width = image_shape(source)
+    scale = {"height": height, "width": width}
+    try:
+        meta = json.loads((Path(source).parent / "meta.json").read_text())
+    except (OSError, ValueError):
+        return scale
+    if isinstance(meta, dict) and meta.get("width") == width and isinstance(meta.get("focal_px"), (int, float)):
+        scale["hfov_deg"] = round(float(np.degrees(2 * np.arctan(width / 2 / meta["focal_px"]))), 6)
+    return scale
+
+
+def recorded_scale(path):
+    """The training scale a model records ({"height", "width"[, "hfov_deg"]}), or None."""
+    return _scale_of(read_netparameter(path), path)
+
+
+def _scale_of(net, path):
+    entries = [layer for layer in net.layer if layer.name == SCALE]
+    if not entries:
+        return None
+    text = entries[0].python_param.param_str
+    try:
+        scale = json.loads(text)
+    except ValueError:
+        scale = None
+    if not _valid_scale(scale):
+        raise ModelError(f"{path}: layer '{SCALE}' holds {text!r}, not a training scale "
+                         f'({{"height": H, "width": W}} and optionally "hfov_deg")')
+    return scale
+
+
+def _valid_scale(scale):
+    def positive(value, limit=float("inf"), kind=(int,)):
+        return isinstance(value, kind) and not isinstance(value, bool) and 0 < value < limit
+    return (isinstance(scale, dict) and set(scale) <= {"height", "width", "hfov_deg"}
+            and positive(scale.get("height")) and positive(scale.get("width"))
+            and ("hfov_deg" not in scale or positive(scale["hfov_deg"], 180, (int, float))))
+
+
+def _one_scale(recorded):
+    """The scale the inputs ({path: scale or None}) record; ModelError where two differ."""
+    scales = {json.dumps(s, sort_keys=True): path for path, s in recorded.items() if s}
+    if len(scales) > 1:
+        (a, first), (b, second) = list(scales.items())[:2]
+        raise ModelError(f"{first} records training at {a} but {second} at {b}; give snapshots of one scale")
+    return json.loads(next(iter(scales))) if scales else None
+
+
+def _record_scale(model, scale):
+    if scale:
+        entry = model.layer.add()
+        entry.name = SCALE
+        entry.python_param.param_str = json.dumps(scale, sort_keys=True)
 
 
 def _check_replaceable(out):

@@ -62,11 +62,12 @@ def _in_test_phase(layer):
     return any(map(meets, layer.include)) if layer.include else not any(map(meets, layer.exclude))
 
 
-def forward_batches(net, output, depth, batch_size, end=None, desc="forward"):
-    """Feeds depth (N, H, W) to the net's input as (n, 1, H, W) batches, with a progress bar;
-    yields (first image, the output blob's data for the batch), valid until the next batch."""
+def forward_batches(net, output, depth, batch_size, end=None, desc="forward", progress=True):
+    """Feeds depth (N, H, W) to the net's input as (n, 1, H, W) batches, with a progress bar (unless
+    progress is False: a caller counting images itself); yields (first image, the output blob's data
+    for the batch), valid until the next batch."""
     source = net.inputs[0]
-    for start in tqdm(range(0, len(depth), batch_size), desc=desc, unit="batch"):
+    for start in tqdm(range(0, len(depth), batch_size), desc=desc, unit="batch", disable=not progress):
         batch = depth[start:start + batch_size, None]
         net.blobs[source].reshape(*batch.shape)
         net.reshape()

@@ -39,6 +39,8 @@ FOREST = "ds --trees 1 --pixels 20 --features 5 --workers 1"
 IMPORT = "--train bundle.npy --test bundle.npy"
 TUNE = "--stage separate --lr 0.001 --work w"
 SCORES = "--weights cnn.caffemodel --data ds/train.txt --out sc"
+SEG = "--model deploy.prototxt --weights model.caffemodel --out seg"
+BENCH = "--model deploy.prototxt --weights model.caffemodel"
 
 CASES = {
     "audit": [
@@ -158,6 +160,59 @@ CASES = {
         case("snapshot.caffemodel --out snapshot.caffemodel", "snapshot.caffemodel"),
         case("snapshot.caffemodel --out emptydir", "emptydir"),
         case("snapshot.caffemodel --out missing/m.caffemodel", "missing", out="missing"),
+        case("snapshot.caffemodel --out m.caffemodel", "m.caffemodel", "--trained-at WxH", out="m.caffemodel"),
+        case("snapshot.caffemodel --out m.caffemodel --trained-at 32", "--trained-at", "'32'"),
+        case("snapshot.caffemodel --out m.caffemodel --trained-at 0x24", "--trained-at", "'0x24'"),
+        case("snapshot.caffemodel --out m.caffemodel --trained-at 32x24 --data ds/train.txt", "--data",
+             "not allowed with argument --trained-at"),
+        case("snapshot.caffemodel --out m.caffemodel --data junk.h5", "junk.h5", out="m.caffemodel"),
+        case("snapshot.caffemodel --out m.caffemodel --data missing.txt", "missing.txt", out="m.caffemodel"),
+    ],
+    "segment": [
+        case(f"{SEG}", "INPUT"),
+        case("--weights model.caffemodel --out seg frame.png", "--model"),
+        case(f"{SEG} frame.png --inference exact", "--inference", "'exact'"),
+        case(f"{SEG} frame.png --depth-scale 0", "--depth-scale", "'0'"),
+        case(f"{SEG} frame.png --samples 0", "--samples", "'0'"),
+        case(f"{SEG} frame.png --hfov 200", "--hfov", "200"),
+        case(f"{SEG} frame.png --hfov 70", "model.caffemodel", "no field of view", out="seg"),
+        case(f"{SEG} missing.png", "missing.png", out="seg"),
+        case(f"{SEG} junk.png", "junk.png", "unreadable", out="seg"),
+        case(f"{SEG} junk.npy", "junk.npy", "unreadable", out="seg"),
+        case(f"{SEG} junk.exr", "junk.exr", "unreadable OpenEXR", out="seg"),
+        case(f"{SEG} notes.txt", "notes.txt", "not a depth image", out="seg"),
+        case(f"{SEG} emptydir", "emptydir", "no depth images", out="seg"),
+        case(f"{SEG} rgb.png", "rgb.png", "16-bit greyscale", out="seg"),
+        case(f"{SEG} frame.png millimetres.npy", "millimetres.npy", "no depth between 0.5 and 6 m",
+             "median reading 6000 m", out="seg"),
+        case(f"{SEG} nobody.png", "nobody.png", "no reading at all", out="seg"),
+        case(f"{SEG} nan.npy", "nan.npy", "nan m at row 6, column 12", out="seg"),
+        case(f"{SEG} frame.png frames", "frames/frame.npy", "frame.png", "frame_labels.png", out="seg"),
+        case(SEG.replace("model.caffemodel", "noscale.caffemodel") + " frame.png", "noscale.caffemodel",
+             "records no training image size", "--trained-at WxH", out="seg"),
+        case(SEG.replace("model.caffemodel", "cnn.caffemodel") + " frame.png", "cnn.caffemodel", "'crf'",
+             out="seg"),
+        case(SEG.replace("model.caffemodel", "snapshot.caffemodel") + " frame.png", "snapshot.caffemodel", "'conv1'",
+             out="seg"),
+        case(SEG.replace("model.caffemodel", "missing.caffemodel") + " frame.png", "missing.caffemodel", out="seg"),
+        case(SEG.replace("deploy.prototxt", "junk.prototxt") + " frame.png", "junk.prototxt", out="seg"),
+        case(SEG.replace("deploy.prototxt", "crf5.prototxt") + " frame.png", "crf5.prototxt", "num_labels 5",
+             out="seg"),
+        case(f"{SEG.replace('seg', 'frames')} frames", "--out", "is the input frames"),
+        case(f"{SEG.replace('seg', 'frames/seg')} frames", "--out", "lies inside the input frames",
+             out="frames/seg"),
+        case(f"{SEG.replace('seg', '.')} frame.png", "--out", "contains the input frame.png"),
+        case(f"{SEG.replace('seg', 'notes.txt')} frame.png", "--out", "notes.txt"),
+        case(f"{SEG.replace('seg', 'mine')} frame.png", "mine/notes.txt", "not writing into mine"),
+        case(f"{SEG.replace('seg', 'userseg')} frame.png", "userseg/frame_labels.png", "segment.json"),
+    ],
+    "bench_segment": [
+        case("--weights model.caffemodel", "--model"),
+        case(f"{BENCH} --images 0", "--images", "'0'"),
+        case(f"{BENCH} --sizes 160", "--sizes", "'160'"),
+        case(f"{BENCH} --inference exact", "--inference", "'exact'"),
+        case(BENCH.replace("model.caffemodel", "noscale.caffemodel"), "noscale.caffemodel", "--trained-at WxH"),
+        case(BENCH.replace("deploy.prototxt", "missing.prototxt"), "missing.prototxt"),
     ],
     "import_dataset": [
         case("--train bundle.npy --out new", "--test"),
@@ -305,6 +360,8 @@ for tool, cases in {
              out="r.json"),
         case("--stage separate --lr 0.001 --run labelrun --work w --record r.json", "part-00000.h5", "holds 255;",
              out="w"),
+        case("--stage separate --tables 3 --lr 0.001 --run fakerun --work w --record r.json", "--tables 3",
+             "only the gated stages", out="w"),
     ],
     "compare_learning": [case("--scale tiny --run fakerun --out lockedrun", "lockedrun", HOLDER)],
     "eval": [
@@ -329,6 +386,7 @@ def workdir(tmp_path_factory, pycaffe):
     """Small real inputs for the cases to get past the first checks, and foreign files."""
     import data
     from nets import crf
+    from nets.export import export_model
     from nets.prototxt import deploy_net
     from nets.runtime import net_from_text
 
@@ -336,7 +394,8 @@ def workdir(tmp_path_factory, pycaffe):
     data.make_dataset(ws / "ds", train=4, test=2, height=H, width=W, seed=0)
     settings = crf.config(EDGES, 4)
     (ws / "deploy.prototxt").write_text(deploy_net(True, H, W, settings))
-    net_from_text(deploy_net(True, H, W, settings), pycaffe.TEST).save(str(ws / "model.caffemodel"))
+    net_from_text(deploy_net(True, H, W, settings), pycaffe.TEST).save(str(ws / "noscale.caffemodel"))
+    export_model(ws / "noscale.caffemodel", ws / "model.caffemodel", {"height": H, "width": W})
     net_from_text(deploy_net(False, H, W, settings), pycaffe.TEST).save(str(ws / "cnn.caffemodel"))
     net_from_text(str(crf.loss_net((2, 20, H, W), settings).to_proto()), pycaffe.TEST).save(
         str(ws / "snapshot.caffemodel"))
@@ -369,6 +428,7 @@ def workdir(tmp_path_factory, pycaffe):
     (ws / "sclink" / "part-00000.h5").unlink()
     (ws / "sclink" / "part-00000.h5").symlink_to(ws / "notes.txt")
     inputs_that_crashed(ws)
+    depth_images(ws)
     shutil.copytree(ws / "ds", ws / "dsplus")
     (ws / "dsplus" / "foreign.txt").write_bytes(JUNK)
     depth, label = np.full((2, 6, 8), 6.0, np.float32), np.full((2, 6, 8), 19)
@@ -423,6 +483,28 @@ def inputs_that_crashed(ws):
     depth[2, 5] = -7
     Image.fromarray(depth, mode="I").save(ws / "negdepth" / "a_depth.png", format="TIFF")  # read by content
     Image.fromarray(labels.colourise(np.full((6, 8), labels.BACKGROUND, np.uint8))).save(ws / "negdepth" / "a_label.png")
+
+
+def depth_images(ws):
+    """segment's inputs: frame.png (16-bit millimetres, a body at 2.5 m), frames/frame.npy (the same
+    in metres: its outputs' names are frame.png's), an RGB PNG, a depth in millimetres saved as
+    metres, a frame without readings, a NaN reading, junk named as each format, and a user's folder
+    holding a file named as segment's output."""
+    from PIL import Image
+
+    depth = np.full((H, W), 6.0, np.float32)
+    depth[6:18, 12:20] = 2.5
+    Image.fromarray(np.where(depth < 6, depth * 1000, 0).astype(np.uint16)).save(ws / "frame.png")
+    Image.fromarray(np.zeros((H, W), np.uint16)).save(ws / "nobody.png")
+    Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(ws / "rgb.png")
+    (ws / "frames").mkdir()
+    np.save(ws / "frames" / "frame.npy", depth)
+    np.save(ws / "millimetres.npy", depth * 1000)
+    np.save(ws / "nan.npy", np.where(depth < 6, np.nan, depth))
+    for name in ("junk.png", "junk.exr"):
+        (ws / name).write_bytes(JUNK)
+    (ws / "userseg").mkdir()
+    (ws / "userseg" / "frame_labels.png").write_bytes(JUNK)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -559,6 +641,7 @@ REAL = [
     ("plot_theta", "--weights model.caffemodel --out missing/dir/x.png", ("missing/dir",), "missing"),
     ("eval", f"{EVAL} --json ds/test.h5", ("--json", "ds/test.h5"), None),
     ("contact_sheet", "ds/train.h5 --out ds/train.h5", ("--out", "ds/train.h5"), None),
+    ("segment", f"{SEG} frame.png millimetres.npy", ("millimetres.npy",), "seg"),  # after Caffe built the net
 ]
 
 
@@ -588,6 +671,31 @@ def test_eval_saves_predictions_again_over_its_own_files_only(workdir, tmp_path,
     capfd.readouterr()
     assert run_tool("eval", argv) == 2
     assert "notes.txt" in capfd.readouterr().err and snapshot(tmp_path) == before
+
+
+def test_segment_writes_again_into_its_own_folder_only(workdir, tmp_path, monkeypatch, capfd):
+    """A rerun replaces its own files and adds new ones (listed in segment.json); a file it did not
+    write in the folder, even one named as its output, is never replaced: refused before any work."""
+    from PIL import Image
+
+    from data.labels import colourise
+
+    monkeypatch.chdir(workdir)
+    out = tmp_path / "seg"
+    argv = shlex.split(SEG.replace("seg", str(out))) + ["--inference", "cnn"]
+    assert run_tool("segment", argv + ["frame.png"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["frame_labels.png", "segment.json"]
+    assert run_tool("segment", argv + ["frame.png", "--ids"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["frame_ids.png", "frame_labels.png", "segment.json"]
+    labels = np.asarray(Image.open(out / "frame_ids.png"))
+    assert labels.shape == (H, W) and (labels != 19).any()  # the body at 2.5 m gets parts
+    assert np.array_equal(np.asarray(Image.open(out / "frame_labels.png").convert("RGB")), colourise(labels))
+    (out / "frame_marginals.npy").write_bytes(JUNK)  # a user's file, named as an output
+    before = snapshot(tmp_path)
+    capfd.readouterr()
+    assert run_tool("segment", argv + ["frame.png", "--marginals"]) == 2
+    err = capfd.readouterr().err
+    assert "frame_marginals.npy" in err and len(err.splitlines()) == 1 and snapshot(tmp_path) == before
 
 
 def test_make_dataset_under_a_file_size_limit(tmp_path):

@@ -224,14 +224,14 @@ def test_a_failed_export_leaves_no_partial_file_and_the_next_removes_a_killed_on
         raise OSError(errno.ENOSPC, "No space left on device", str(self))
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
-    assert tool("export_model").main([str(snapshot_model), "--out", str(out)]) == 2
+    assert tool("export_model").main([str(snapshot_model), "--out", str(out), "--trained-at", "8x6"]) == 2
     assert "No space left" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snap.caffemodel"]
     monkeypatch.undo()
     killed, running = (tmp_path / f".m.caffemodel.partial-{pid}" for pid in (dead_pid(), live_pid))
     for path in (killed, running):
         path.write_bytes(b"half a model")
-    assert tool("export_model").main([str(snapshot_model), "--out", str(out)]) == 0
+    assert tool("export_model").main([str(snapshot_model), "--out", str(out), "--trained-at", "8x6"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["snap.caffemodel", "m.caffemodel", running.name])
 
 

@@ -84,13 +84,16 @@ NET = textwrap.dedent('''
 
 @pytest.fixture
 def constant_model(pycaffe, tmp_path):
+    from nets.export import export_model
+
     model = tmp_path / "deploy.prototxt"
     model.write_text(NET)
     net = pycaffe.Net(str(model), pycaffe.TEST)
     net.params["score"][1].data[...] = 0
     net.params["score"][1].data[0] = 1
+    net.save(str(tmp_path / "net.caffemodel"))
     weights = tmp_path / "w.caffemodel"
-    net.save(str(weights))
+    export_model(tmp_path / "net.caffemodel", weights, {"height": 6, "width": 8})  # a model records its scale
     rng = np.random.default_rng(0)
     label = rng.choice([0, 3, BG], size=(5, 1, 6, 8), p=[0.3, 0.3, 0.4]).astype(np.float32)
     with h5py.File(tmp_path / "test.h5", "w") as f:
@@ -138,10 +141,10 @@ def test_mismatched_weights_and_missing_crf_layer_are_named(constant_model, pyca
     model, weights, data, _ = constant_model
     other = tmp_path / "other.prototxt"
     other.write_text(NET.replace("num_output: 20", "num_output: 7"))
-    from experiments.evaluation import EvalError, evaluate
+    from experiments.evaluation import evaluate
     from nets.weights import ModelError
 
     with pytest.raises(ModelError, match="layer 'score' has blobs"):
         evaluate(other, weights, data)
-    with pytest.raises(EvalError, match="no CRFMarginals layer"):
+    with pytest.raises(ModelError, match="no CRFMarginals layer"):
         evaluate(model, weights, data, inference="gibbs")

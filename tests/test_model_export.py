@@ -41,16 +41,17 @@ def test_export_keeps_theta_and_offsets_and_drops_the_chains(pycaffe, snapshot, 
     from nets.weights import blob_array, read_netparameter
 
     model = tmp_path / "model.caffemodel"
-    assert run_tool("export_model", [str(snapshot), "--out", str(model)]) == 0
+    assert run_tool("export_model", [str(snapshot), "--out", str(model), "--trained-at", "7x6"]) == 0
     before = {l.name: l for l in read_netparameter(snapshot).layer}
     after = {l.name: l for l in read_netparameter(model).layer}
-    assert list(after) == ["crf"] and len(before["crf"].blobs) == 3 and len(after["crf"].blobs) == 2
+    assert list(after) == ["crf", "training_scale"] and len(before["crf"].blobs) == 3 and len(after["crf"].blobs) == 2
     for b, a in zip(before["crf"].blobs, after["crf"].blobs):
         assert np.array_equal(blob_array(a), blob_array(b))
     assert after["crf"].python_param.param_str == before["crf"].python_param.param_str  # the settings it had
     chains = blob_array(before["crf"].blobs[2])
-    assert snapshot.stat().st_size - model.stat().st_size >= chains.nbytes
-    assert run_tool("export_model", [str(snapshot), "--out", str(model)]) == 0  # its own file: replaced
+    scale = after["training_scale"].ByteSize() + 3  # the scale's layer entry, its field tag and length
+    assert snapshot.stat().st_size - (model.stat().st_size - scale) >= chains.nbytes
+    assert run_tool("export_model", [str(snapshot), "--out", str(model), "--trained-at", "7x6"]) == 0  # replaced
 
 
 def test_export_replaces_only_what_it_wrote(snapshot, tmp_path, capsys):
@@ -157,3 +158,65 @@ def test_tables_made_without_training_become_a_model_with_the_cnn(pycaffe, tmp_p
     with pytest.raises(ModelError, match="not a model exported by this tool"):
         export_tables(tmp_path / "cnn.caffemodel", THETA, settings, other, "x")
     assert other.read_bytes() == b"someone else's file"
+
+
+def test_a_model_records_its_training_scale_and_still_loads_into_a_net(pycaffe, snapshot, tmp_path):
+    """The scale is a layer entry without parameters: Caffe's copy skips it and check_weights
+    accepts the model; the tool takes it as WxH or reads it from the training split, with the
+    generated data's field of view."""
+    import data
+    from nets.export import export_model, recorded_scale
+    from nets.weights import load_weights
+
+    model = tmp_path / "model.caffemodel"
+    export_model(snapshot, model, {"height": H, "width": W})
+    assert recorded_scale(model) == {"height": H, "width": W}
+    deploy = net(pycaffe, "deploy")
+    load_weights(deploy, model)
+    assert np.array_equal(deploy.params["crf"][0].data, THETA)
+    assert run_tool("export_model", [str(snapshot), "--out", str(model), "--trained-at", "160x120"]) == 0
+    assert recorded_scale(model) == {"height": 120, "width": 160}
+    data.make_dataset(tmp_path / "ds", train=1, test=1, height=12, width=16, seed=0)
+    split = tmp_path / "ds" / "train.txt"
+    assert run_tool("export_model", [str(snapshot), "--out", str(model), "--data", str(split)]) == 0
+    assert recorded_scale(model) == {"height": 12, "width": 16, "hfov_deg": pytest.approx(57.0)}
+
+
+def test_the_scale_is_carried_from_an_exported_cnn_and_two_scales_are_refused(pycaffe, snapshot, tmp_path):
+    """A separate-stage model (the exported CNN plus stage 2's tables) and tables made without
+    training keep the CNN's scale; inputs recording different scales are refused, naming both."""
+    from nets import crf
+    from nets.export import SCALE, export_model, export_tables, recorded_scale
+    from nets.weights import ModelError, read_netparameter
+
+    cnn = tmp_path / "cnn.caffemodel"
+    export_model(cnn_snapshot(pycaffe, tmp_path), cnn, {"height": 48, "width": 64, "hfov_deg": 57.0})
+    export_model([cnn, snapshot], tmp_path / "separate.caffemodel")
+    assert recorded_scale(tmp_path / "separate.caffemodel") == {"height": 48, "hfov_deg": 57.0, "width": 64}
+    export_tables(cnn, THETA, crf.config(EDGES, 50, L), tmp_path / "tables.caffemodel", "piecewise tables")
+    assert recorded_scale(tmp_path / "tables.caffemodel") == recorded_scale(cnn)
+    crf_model = tmp_path / "crf.caffemodel"
+    export_model(snapshot, crf_model, {"height": 24, "width": 32})
+    with pytest.raises(ModelError, match=f"{cnn} records training at .*64.* but {crf_model} at .*32"):
+        export_model([cnn, crf_model], tmp_path / "mixed.caffemodel")
+    assert not (tmp_path / "mixed.caffemodel").exists()
+    assert recorded_scale(snapshot) is None
+    bad = read_netparameter(cnn)
+    next(layer for layer in bad.layer if layer.name == SCALE).python_param.param_str = '{"height": 0, "width": 64}'
+    (tmp_path / "bad.caffemodel").write_bytes(bad.SerializeToString())
+    with pytest.raises(ModelError, match=f"bad.caffemodel: layer '{SCALE}' holds .*not a training scale"):
+        recorded_scale(tmp_path / "bad.caffemodel")
+
+
+def cnn_snapshot(pycaffe, tmp_path):
+    """A one-layer 'CNN' snapshot (conv1) on depth."""
+    from caffe import layers as Lyr
+
+    from nets.runtime import net_from_text
+
+    spec = pycaffe.NetSpec()
+    spec.depth = Lyr.Input(shape={"dim": [1, 1, H, W]})
+    spec.conv1 = Lyr.Convolution(spec.depth, num_output=L, kernel_size=1, weight_filler={"type": "gaussian"})
+    path = tmp_path / "cnn_snapshot.caffemodel"
+    net_from_text(str(spec.to_proto()), pycaffe.TEST).save(str(path))
+    return path

@@ -1,5 +1,7 @@
 #!/usr/bin/env python
-"""Evaluate a deploy net on a test set with the paper's metric.
+"""Evaluate a deploy net on a test set with the paper's metric, through the segmentation API
+(cnncrf, as tools/segment.py): a test set of another image size than the model's training one is
+brought to the training scale and the labels back to the set's size.
 
 Reports per-pixel accuracy over body-part pixels (background excluded), overall pixel
 accuracy, mean per-class accuracy, mean IoU, per-class accuracy, the confusion matrix and
@@ -12,8 +14,9 @@ images per second, with a 95% bootstrap interval over test images for the part a
 import json
 import sys
 
+from cnncrf import INFERENCE
 from experiments import cli
-from experiments.evaluation import INFERENCE, evaluate, report_lines
+from experiments.evaluation import evaluate, report_lines
 
 
 def main(argv=None):

@@ -13,7 +13,7 @@ import numpy as np
 
 from data import check_chain_indices, read_split
 from nets import crf, prototxt
-from nets.export import export_model
+from nets.export import export_model, training_scale
 from nets.prototxt import STAGES, STORED_SCORES, deploy_net
 from nets.scores import DATASETS, read_meta, write_scores
 from nets.weights import crf_tables, tables_of
@@ -46,7 +46,8 @@ def train(scale, data_dir, out, logs, tables):
         seconds[stage] = None if reused else time.perf_counter() - started
     exported = {stage: models / f"{stage}.caffemodel" for stage in STAGES}
     for stage in STAGES:  # a stage on stored scores holds no CNN: its model takes stage 1's
-        export_model([final["cnn"], final[stage]] if stage in STORED_SCORES else [final[stage]], exported[stage])
+        export_model([final["cnn"], final[stage]] if stage in STORED_SCORES else [final[stage]], exported[stage],
+                     training_scale(data_dir / "train.txt"))
     return exported, seconds
 
 
