@@ -112,6 +112,18 @@ class CRFLoss(CRFLayer):
         self.blobs[0].diff[...] += scale * d_theta
 
 
+def check_indexed_batch(layer, bottom, store):
+    """A layer with a per-image store (Gibbs chains, LBP messages) fixed at setup: the scores keep
+    its image size, and bottom[2] holds one image index per image of the batch."""
+    n, _, h, w = bottom[0].data.shape
+    if (h, w) != (layer.height, layer.width):
+        raise BlobError(f"{layer.NAME}: bottom[0] (scores) is {h}x{w} (HxW) but the {store} holds "
+                        f"{layer.height}x{layer.width} images; the image size cannot change")
+    if bottom[2].data.size != n:
+        raise BlobError(f"{layer.NAME}: bottom[2] (index) has shape {tuple(bottom[2].data.shape)}, "
+                        f"expected {n} image indices")
+
+
 def dense_backprop(d_theta, **gradients):
     """backprop for a learner that has its gradients as arrays: gradients {"scores": ..., "weights":
     ... (gated only)}."""

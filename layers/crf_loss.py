@@ -49,7 +49,7 @@ import sampler
 
 from . import params
 from .blobs import BlobError, chain_blob, integer_ids
-from .crf_layer import CRFLoss
+from .crf_layer import CRFLoss, check_indexed_batch
 from .errors import reports_errors
 
 CHAINS = 2  # the chain store's blob
@@ -70,13 +70,7 @@ class GibbsCRFLoss(CRFLoss):
 
     def reshape(self, bottom, top):
         super().reshape(bottom, top)
-        n, _, h, w = bottom[0].data.shape
-        if (h, w) != (self.height, self.width):
-            raise BlobError(f"{self.NAME}: bottom[0] (scores) is {h}x{w} (HxW) but the chain store holds "
-                            f"{self.height}x{self.width} labellings; the image size cannot change")
-        if bottom[2].data.size != n:
-            raise BlobError(f"{self.NAME}: bottom[2] (index) has shape {tuple(bottom[2].data.shape)}, "
-                            f"expected {n} image indices")
+        check_indexed_batch(self, bottom, "chain store")
 
     def objective(self, scores, truth, theta, weights, bottom):
         index = self._indices(bottom[2].data.reshape(-1))

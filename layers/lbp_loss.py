@@ -25,8 +25,8 @@ messages cold again, so unlike the other layers it does not resume bit for bit.
 import sampler
 
 from . import params
-from .blobs import BlobError, integer_ids
-from .crf_layer import CRFLoss, dense_backprop
+from .blobs import integer_ids
+from .crf_layer import CRFLoss, check_indexed_batch, dense_backprop
 from .errors import reports_errors
 
 
@@ -62,13 +62,7 @@ class WarmLoopyBPLoss(LoopyBPLoss):
 
     def reshape(self, bottom, top):
         super().reshape(bottom, top)
-        n, _, h, w = bottom[0].data.shape
-        if (h, w) != (self.height, self.width):
-            raise BlobError(f"{self.NAME}: bottom[0] (scores) is {h}x{w} (HxW) but the message store holds "
-                            f"{self.height}x{self.width} images; the image size cannot change")
-        if bottom[2].data.size != n:
-            raise BlobError(f"{self.NAME}: bottom[2] (index) has shape {tuple(bottom[2].data.shape)}, "
-                            f"expected {n} image indices")
+        check_indexed_batch(self, bottom, "message store")
 
     def objective(self, scores, labels, theta, weights, bottom):
         index = integer_ids(self.NAME, f"bottom[2] (index, message store of num_images={self.p.num_images})",

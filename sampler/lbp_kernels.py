@@ -18,8 +18,9 @@ import math
 import numba
 import numpy as np
 
+from .backends.numba_backend import _exp_neg  # kernelmath.exp_neg, restated once for Numba
+
 TINY = np.finfo(np.float64).tiny
-EXP_COEFFICIENTS = tuple(1.0 / math.factorial(k) for k in range(11))
 LOG_COEFFICIENTS = tuple(1.0 / (2 * k + 1) for k in range(9))  # 2 atanh(t) = log((1 + t) / (1 - t))
 MANTISSA, ONE = (1 << 52) - 1, 1023 << 52  # float64 bit fields: the fraction; the exponent of 1.0
 TWO_52, EXPONENT_ZERO = 1075 << 52, 2.0 ** 52 + 1023  # 2^52's bits; 2^52 + the exponent bias
@@ -73,19 +74,6 @@ def totals(unary, messages, total):
                 for c in range(num_classes):
                     for l in range(num_labels):
                         total[y, x, l] += messages[d, c, y, x, l]
-
-
-@numba.njit(cache=True, fastmath={"contract"})
-def _exp_neg(x):
-    """exp(max(x, -64)) for x <= 0, relative error < 2e-12: Taylor polynomial of degree 10 at
-    x / 256, squared 8 times (sampler/kernelmath.py's exp_neg)."""
-    y = max(x, -64.0) * (1.0 / 256.0)
-    p = EXP_COEFFICIENTS[10]
-    for k in range(9, -1, -1):
-        p = p * y + EXP_COEFFICIENTS[k]
-    for _ in range(8):
-        p = p * p
-    return p
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
