@@ -6,11 +6,10 @@ NAME_marginals.npy ((20, H, W) float32) and NAME_figure.png (depth | labels | co
 marginal). Every input is read and checked before anything is written.
 
 The folder is written into only when it is absent, empty, or holds nothing but the files its
-manifest (segment.json) lists, which earlier runs wrote, and the manifest (the rule of
-experiments/predictions): a user's file is never replaced, even one of the same name. Later runs
+manifest (segment.json) lists, which earlier runs wrote, and the manifest (data.manifest): a
+user's file is never replaced, even one of the same name. Later runs
 add to the folder; the manifest lists everything written into it.
 """
-import json
 import time
 from pathlib import Path
 
@@ -19,12 +18,12 @@ from tqdm import tqdm
 
 from data import labels as label_set
 from data.errors import DataError
+from data.manifest import OwnedFolder
 
 from .depth import FORMATS, read_depth
 
-MANIFEST = "segment.json"
-KIND = "segmentations"
 OUTPUTS = {"labels": "_labels.png", "ids": "_ids.png", "marginals": "_marginals.npy", "figure": "_figure.png"}
+FOLDER = OwnedFolder("segment.json", "segmentations", r"[^/]+", "tools/segment.py")
 
 
 def segment_files(model, inputs, out, *, depth_scale, extra=()):
@@ -34,11 +33,11 @@ def segment_files(model, inputs, out, *, depth_scale, extra=()):
     out = Path(out)
     files = depth_files(inputs)
     names = output_names(files, ["labels", *extra])
-    old = own_files(out)
+    old = FOLDER.own_files(out)
     for path in files:  # every input readable and plausible before anything is written
         read_depth(path, depth_scale)
     out.mkdir(parents=True, exist_ok=True)
-    _write_manifest(out, sorted(set(old) | {n for ns in names.values() for n in ns.values()}))
+    FOLDER.write_manifest(out, sorted(set(old) | {n for ns in names.values() for n in ns.values()}))
     started, inference = time.perf_counter(), 0.0
     for path in tqdm(files, desc="segmenting", unit="image"):
         depth = read_depth(path, depth_scale)
@@ -79,34 +78,6 @@ def output_names(files, kinds):
                                 f"different folders")
             owner[name] = path
     return names
-
-
-def own_files(folder):
-    """Names in folder that earlier runs wrote ([] for an absent or empty folder); DataError naming
-    the first entry it cannot prove it wrote."""
-    if folder.exists() and not folder.is_dir():
-        raise DataError(f"{folder}: is a file, not a folder to write segmentations in")
-    names = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-    listed = _listed(folder) if names else set()
-    for name in names:
-        path = folder / name
-        if name != MANIFEST and name not in listed or path.is_symlink() or not path.is_file():
-            raise DataError(f"{path}: not a file written by tools/segment.py ({MANIFEST} does not list it); not "
-                            f"writing into {folder}")
-    return [n for n in names if n != MANIFEST]
-
-
-def _listed(folder):
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return set()
-    files = manifest.get("files") if isinstance(manifest, dict) and manifest.get("kind") == KIND else None
-    return {n for n in files if isinstance(n, str) and Path(n).name == n} if isinstance(files, list) else set()
-
-
-def _write_manifest(folder, names):
-    (folder / MANIFEST).write_text(json.dumps({"kind": KIND, "files": names}, indent=1) + "\n")
 
 
 def write_outputs(out, names, depth, labels, marginals, title):

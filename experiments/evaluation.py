@@ -17,7 +17,7 @@ from nets.runtime import forward_batches, net_from_text
 from nets.weights import load_weights
 
 from .cli import BadInput
-from .predictions import own_files, write_predictions
+from .predictions import FOLDER as PREDICTIONS, write_predictions
 
 
 class EvalError(BadInput):
@@ -33,7 +33,7 @@ def evaluate(model, weights, data, *, inference="cnn", burn_in=None, samples=Non
     if not pathlib.Path(data).is_file():
         raise EvalError(f"data not found: {data}")
     if save_predictions:
-        own_files(save_predictions)  # a folder of someone else's files: refused before the work
+        PREDICTIONS.own_files(save_predictions)  # a folder of someone else's files: refused before the work
     segmenter = cnncrf.load(model, weights, inference, burn_in=burn_in, samples=samples, seed=seed,
                             scores_blob=scores_blob, batch_size=batch_size)
     split = read_split(data)

@@ -226,6 +226,8 @@ def tune_and_record(stage, rates, run, work, scale_name="default", method="gibbs
     """tune(), with the record merged into `path` (default nets/tuning/STAGE.json, STAGE-METHOD.json,
     or for a gated stage STAGE-kK.json), which is checked first; returns (the record written, its
     path)."""
+    if path:
+        check_record_path(path)  # first: a foreign file given is refused before anything is read
     settings = with_tables(run_settings(run, stage, scale_name), stage, tables)
     k = settings.get("tables") if stage in GATED else None
     name = (stage if method == "gibbs" else f"{stage}-{method}") + ("" if k is None else f"-k{k}")

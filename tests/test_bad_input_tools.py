@@ -149,6 +149,16 @@ CASES = {
         case(f"{EVAL} --save-predictions userpred", "userpred/00000.png", "predictions.json"),
         case(f"{EVAL} --save-predictions mine", "mine/notes.txt"),
     ],
+    "gated_start": [
+        case("snapshot.caffemodel", "--out"),
+        case("--out g.caffemodel", "snapshot"),
+        case("missing.caffemodel --out g.caffemodel", "missing.caffemodel", out="g.caffemodel"),
+        case("cnn.caffemodel --out g.caffemodel", "cnn.caffemodel", "no CRF layer 'crf'", out="g.caffemodel"),
+        case("junk.caffemodel --out g.caffemodel", "junk.caffemodel", out="g.caffemodel"),
+        case("snapshot.caffemodel --tables 0 --out g.caffemodel", "--tables", "'0'", out="g.caffemodel"),
+        case("snapshot.caffemodel --out snapshot.caffemodel", "snapshot.caffemodel"),
+        case("snapshot.caffemodel --out notes.txt", "notes.txt", "not a model exported"),
+    ],
     "export_model": [
         case("snapshot.caffemodel", "--out"),
         case("--out m.caffemodel", "snapshot"),
@@ -522,9 +532,13 @@ def silent_inputs(workdir, pycaffe):
     fake_dataset(ws / "labels20", 48, 64, ("train", 20))
     fake_dataset(ws / "labelsneg", 48, 64, ("test", -1))
     for name, label in (("fakerun", None), ("labelrun", 255)):  # what tune and compare read of a run
+        from experiments.scales import SCALES, STAGES
+
         (ws / name / "models").mkdir(parents=True)
-        for stage in ("cnn", "separate", "joint"):
+        (ws / name / "snapshots").mkdir()
+        for stage in STAGES:
             shutil.copy(ws / "model.caffemodel", ws / name / "models" / f"{stage}.caffemodel")
+        shutil.copy(ws / "model.caffemodel", ws / name / "snapshots" / f"cnn_iter_{SCALES['tiny'].iters[0]}.caffemodel")
         (ws / name / "settings.json").write_text(json.dumps({"scale": "tiny", "train": 4, "data": str(ws / "ds"),
                                                              "edges": EDGES, "seed": 0}))
         frozen_scores(ws, f"{name}/scores")
