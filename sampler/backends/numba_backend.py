@@ -395,36 +395,26 @@ def _pad(labels, margin, pw, outside, padded):
 @njit(cache=True)
 def _pad_weights(weights, margin, pw, steps, maxima, out):
     """out (flat, (K + 1) * (H + 2 margin) * pw), zeros: blocks k < K = 0.5 * weights[k] in float32
-    (sampler/gating.py), framed like _pad's labels by zeros; block K = each pixel's spread: the sum
-    over k and the even (forward) neighbour steps t of maxima[t K + k] * |w_k(i, i + steps[t])|
-    (_checkpoint_bound), 2 LANES pixels of a row at a time (two independent sums), the rest one by one."""
+    (sampler/gating.py), framed like _pad's labels by zeros; block K = each pixel's spread, an upper
+    bound on the sum over k and the even (forward) neighbour steps t of maxima[t K + k] *
+    |w_k(i, i + steps[t])| (_checkpoint_bound): |w_k(i, j)| <= |h_k(i)| + max |h_k|, so
+    sum over k of (sum over even t of maxima[t K + k]) * (|h_k(i)| + max |h_k|), K terms a pixel."""
     per_step, h, w = weights.shape
     size = out.shape[0] // (per_step + 1)
+    spread = out[per_step * size:]
     for k in range(per_step):
+        largest, total = _ZERO32, _ZERO32
+        for t in range(0, steps.shape[0], 2):
+            total += maxima[t * per_step + k]
         for y in range(h):
             start = k * size + (y + margin) * pw + margin
             for x in range(w):
                 out[start + x] = _HALF32 * weights[k, y, x]
-    spread = per_step * size
-    for y in range(h):
-        q = end = (y + margin) * pw + margin
-        end += w
-        while q + 2 * LANES <= end:
-            a = b = _vzero()
-            for t in range(0, steps.shape[0], 2):
-                step = steps[t]  # > 0 (canonical offsets)
-                for k in range(per_step):
-                    at, largest = k * size + q, _vbroadcast(maxima, t * per_step + k)
-                    a = _vfma(largest, _vabs(_vadd(_vload(out, at), _vload(out, at + step))), a)
-                    b = _vfma(largest, _vabs(_vadd(_vload(out, at + LANES), _vload(out, at + LANES + step))), b)
-            _vstore(out, spread + q, a)
-            _vstore(out, spread + q + LANES, b)
-            q += 2 * LANES
-        for p in range(q, end):
-            for t in range(0, steps.shape[0], 2):
-                for k in range(per_step):
-                    at = k * size + p
-                    out[spread + p] += maxima[t * per_step + k] * abs(out[at] + out[at + steps[t]])
+                largest = max(largest, abs(out[start + x]))
+        for y in range(h):
+            start = (y + margin) * pw + margin
+            for x in range(start, start + w):
+                spread[x] += total * (abs(out[k * size + x]) + largest)
 
 
 @njit(cache=True)
