@@ -615,7 +615,7 @@ def _checkpoint_bound(squares, checkpoints, spread):
     label), for _logits32's order: a_{-1} the unary, then the fused multiply-adds m = 0..2C K - 1;
     squares = the sum of a_m^2 over the checkpoints (a_{-1} and every odd m), as fused
     multiply-adds accumulate it (each rounds down by at most u: no term is negative);
-    spread = sum over the even m of |w_m| * the largest |entry| of table m (_pad_weights).
+    spread >= the sum over the even m of |w_m| * the largest |entry| of table m (_pad_weights).
 
     An even m adds w_m r_m to a checkpoint, so |a_m| <= (|a_{m-1}| + |w_m| max |r_m|)(1 + u), and
     the sum is at most (1 + u)(2 sum over checkpoints |a_cp| + spread); Cauchy-Schwarz bounds the
