@@ -284,7 +284,7 @@ def merged(record, path):
     rates tried by several runs of the tool are chosen among together."""
     path = Path(path)
     old = json.loads(path.read_text()) if path.exists() else {}
-    if any(old.get(k) != record[k] for k in SAME_EXPERIMENT):
+    if any(old.get(k) != record.get(k) for k in SAME_EXPERIMENT):
         return record
     candidates = {**old["candidates"], **record["candidates"]}
     candidates = dict(sorted(candidates.items(), key=lambda item: float(item[0])))
