@@ -1,4 +1,4 @@
-"""PseudoLikelihoodLoss and MeanFieldLoss under pycaffe: loss and diffs are the sampler.learning
+"""PseudoLikelihoodLoss, MeanFieldLoss and LoopyBPLoss under pycaffe: loss and diffs are the sampler.learning
 objective and gradients (negated, per pixel, times the loss weight), theta's diff accumulates and
 is projected under "potts", the blobs copy into a deploy net and a Gibbs stage, and bad settings
 or input raise errors that name the key or blob."""
@@ -10,7 +10,7 @@ import sampler
 pytestmark = pytest.mark.caffe
 crf = pytest.importorskip("nets.crf", reason="pycaffe not importable: run `make setup` first")
 
-LAYERS = {"pl": crf.PSEUDO_LIKELIHOOD, "mf": crf.MEANFIELD}
+LAYERS = {"pl": crf.PSEUDO_LIKELIHOOD, "mf": crf.MEANFIELD, "lbp": crf.LOOPY_BP}
 EDGES = [[0, 1], [1, 0], [1, -2]]
 
 
@@ -41,6 +41,8 @@ def expected(kind, scores, labels, theta, iterations=10, damping=0.5):
     if kind == "pl":
         value, d_scores, d_theta = sampler.learning.pseudo_likelihood(scores, labels, theta, offsets)
         return value, d_scores, d_theta
+    if kind == "lbp":
+        return sampler.learning.loopy_bp(scores, labels, theta, offsets, iterations=iterations, damping=damping)
     unrolled = sampler.learning.UnrolledMeanField(scores, labels, theta, offsets, iterations=iterations,
                                                   damping=damping)
     return (unrolled.value, *unrolled.gradients())
@@ -57,7 +59,7 @@ def test_loss_is_softmax_loss_when_theta_is_zero(pycaffe, tmp_path, kind):
 
 @pytest.mark.parametrize("kind", LAYERS)
 def test_loss_and_diffs_are_the_negated_objective_per_pixel(pycaffe, tmp_path, kind):
-    net = make_net(pycaffe, tmp_path, kind, weight=2.0, iterations=3, damping=0.7) if kind == "mf" else \
+    net = make_net(pycaffe, tmp_path, kind, weight=2.0, iterations=3, damping=0.7) if kind != "pl" else \
         make_net(pycaffe, tmp_path, kind, weight=2.0)
     scores, labels = feed(net, 1)
     theta = np.random.default_rng(2).normal(0, 1, net.params["crf"][0].data.shape).astype(np.float32)

@@ -1,8 +1,8 @@
 """Learning with loopy-BP beliefs (sampler.learning.loopy_bp): the gradients are the truth's
 statistics minus the beliefs' (checked against an explicit loop), on a tree the value and the
 gradients are the exact log-likelihood's, at a loopy fixed point the gradients are the Bethe
-value's own; the warm start's store and its memory; and the Caffe layers LoopyBPLoss and
-WarmLoopyBPLoss as thin adapters (pycaffe)."""
+value's own; the warm start's store and its memory; and the warm layer WarmLoopyBPLoss (pycaffe;
+LoopyBPLoss is tested with the other learners' layers in test_learning_layers.py)."""
 import numpy as np
 import pytest
 
@@ -128,17 +128,12 @@ def crf():
     return crf
 
 
-def make_net(caffe, crf, warm=False, n=2, l=3, h=5, w=6, weight=1.0, softmax=False, **config):
-    from caffe import layers as L
-
+def make_net(caffe, crf, warm=False, n=2, l=3, h=5, w=6, weight=1.0, **config):
     from nets.runtime import net_from_text
 
     settings = {"num_labels": l, "edges": EDGES, **({"num_images": 4} if warm else {}), **config}
     spec = crf.loss_net((n, l, h, w), settings, chains=warm, layer=crf.LOOPY_BP_WARM if warm else crf.LOOPY_BP,
                         loss_weight=weight)
-    if softmax:
-        spec.softmax_loss = L.SoftmaxWithLoss(spec.scores, spec.label, loss_weight=0)
-    # force_backward: with the softmax beside it, Caffe splits the scores blob (see test_layer_crf_loss.py)
     return net_from_text("force_backward: true\n" + str(spec.to_proto()), caffe.TRAIN)
 
 
@@ -150,35 +145,6 @@ def feed(net, seed, n=2, l=3, h=5, w=6, index=None):
     if index is not None:
         net.blobs["index"].data[...] = index
     return scores, labels
-
-
-@pytest.mark.caffe
-def test_layer_loss_and_diffs_are_the_negated_function_per_pixel(pycaffe, crf):
-    net = make_net(pycaffe, crf, weight=2.0, iterations=3, damping=0.7)
-    scores, labels = feed(net, 1)
-    theta = np.random.default_rng(2).normal(0, 1, net.params["crf"][0].data.shape).astype(np.float32)
-    net.params["crf"][0].data[...] = theta
-    value, d_scores, d_theta = loopy_bp(scores, labels, theta, sampler.parse_edges(EDGES), iterations=3,
-                                        damping=0.7)
-    pixels = labels.size
-    net.clear_param_diffs()
-    out = net.forward()
-    net.backward()
-    assert float(out["loss"]) == pytest.approx(-value.sum() / pixels, rel=1e-5)
-    assert np.allclose(net.blobs["scores"].diff, -2.0 * d_scores / pixels, atol=1e-7)
-    assert np.allclose(net.params["crf"][0].diff, -2.0 * d_theta / pixels, atol=1e-6)
-    assert np.abs(d_theta).max() > 0.1 and not net.params["crf"][1].diff.any()
-    net.forward()
-    net.backward()  # theta's diff accumulates (iter_size > 1); the scores' diff does not
-    assert np.allclose(net.params["crf"][0].diff, -4.0 * d_theta / pixels, atol=1e-6)
-
-
-@pytest.mark.caffe
-def test_layer_with_zero_tables_is_the_softmax_loss(pycaffe, crf):
-    net = make_net(pycaffe, crf, softmax=True)
-    feed(net, 0)
-    out = net.forward()
-    assert float(out["loss"]) == pytest.approx(float(out["softmax_loss"]), rel=1e-5)
 
 
 @pytest.mark.caffe
