@@ -87,11 +87,6 @@ def paired_gain(a, b):
             "ci": metrics.bootstrap_ratio_ci(correct_a - correct_b, total)}
 
 
-def unary_scores(weights, depth, batch_size=16):
-    """(N, L, H, W) float32 scores of a model's CNN (deploy_cnn) for depth (N, H, W)."""
-    return crf_inputs(weights, depth, batch_size=batch_size)[0]
-
-
 def crf_inputs(weights, depth, tables=None, batch_size=16):
     """(scores (N, L, H, W), gate weights (N, K, H, W) or None) for depth (N, H, W): the CNN's
     scores of a model, and for a gated model (tables = K) its pairwise branch's weights, by its

@@ -16,7 +16,7 @@ from nets import crf, prototxt
 from nets.export import export_model, training_scale
 from nets.prototxt import STAGES, STORED_SCORES, deploy_net
 from nets.scores import DATASETS, read_meta, write_scores
-from nets.weights import crf_tables, tables_of
+from nets.weights import model_tables
 
 from ..evaluation import crf_inputs
 from ..run_folder import check_data_unchanged, check_dataset, generate_dataset, run_folder
@@ -114,7 +114,7 @@ def draw_figures(out, data_dir, scale, weights, logs):
     figures.theta_maps(weights["gated_joint"], out / "theta_gated_joint.png",
                        "image-dependent tables, end to end: the edge classes whose tables differ most", classes)
     count = scale.figure_images
-    _, gate = crf_inputs(weights["gated_joint"], test["depth"][:count], settings_tables(weights["gated_joint"]))
+    _, gate = crf_inputs(weights["gated_joint"], test["depth"][:count], model_tables(weights["gated_joint"]))
     gated_preds = np.load(out / "predictions" / "gated_joint" / "predictions.npy")[:count]
     figures.gate_sheet(test["depth"][:count], test["label"][:count], gate, gated_preds, out / "gate_weights.png")
     figures.training_curves({s: logs / f"{s}.log" for s in STAGES}, out / "training_curves.png")
@@ -123,8 +123,3 @@ def draw_figures(out, data_dir, scale, weights, logs):
             "image-dependent tables, end-to-end (most different classes)": "theta_gated_joint.png",
             "the pairwise branch's weights on test images": "gate_weights.png",
             "training curves": "training_curves.png"}
-
-
-def settings_tables(model):
-    """K of a gated model (its theta's shape)."""
-    return tables_of(crf_tables(model)[0].shape)
