@@ -1,9 +1,12 @@
-"""Training curves and training time from Caffe's glog output (a stage's log, run_stage's)."""
+"""Training curves, validation figures and training time from Caffe's glog output (a stage's log, run_stage's)."""
 import re
 from datetime import datetime
 
 # "... solver.cpp:218] Iteration 100 (4.1 iter/s, 24.3s/100 iters), loss = 1.2345"
 ITERATION_LOSS = re.compile(r"\] Iteration (\d+)(?: \([^)]*\))?, loss = ([-+0-9.eEinfa]+)")
+# "... solver.cpp:330] Iteration 760, Testing net (#0)", then per output of the test net
+# "... solver.cpp:397]     Test net output #0: accuracy = 0.7123"
+TESTING = re.compile(r"\] Iteration (\d+), Testing net \(#0\)|\] +Test net output #\d+: (\w+) = ([-+0-9.eEinfa]+)")
 # glog's line prefix: severity, date (yyyymmdd, or mmdd in older glog) and time
 STAMP = re.compile(r"^[IWEF](\d{8}|\d{4}) (\d\d:\d\d:\d\d\.\d+) ", re.M)
 # an iteration's loss line, or the snapshot that ends it (the last iteration's loss is logged
@@ -15,6 +18,19 @@ STAMPED_ITERATION = re.compile(r"^[IWEF](\d{8}|\d{4}) (\d\d:\d\d:\d\d\.\d+) .*\]
 def training_curve(text):
     """[(iteration, smoothed loss)] in the order Caffe printed them."""
     return [(int(m.group(1)), float(m.group(2))) for m in ITERATION_LOSS.finditer(text)]
+
+
+def validation_curve(text, output="accuracy"):
+    """[(iteration, value)] of the first test net's `output` (Caffe's "Test net output" lines), in
+    iteration order; an iteration tested twice (a stage resumed from a snapshot at a test
+    iteration tests it again, with the same weights) keeps its last value."""
+    values, iteration = {}, None
+    for m in TESTING.finditer(text):
+        if m.group(1) is not None:
+            iteration = int(m.group(1))
+        elif iteration is not None and m.group(2) == output:
+            values[iteration] = float(m.group(3))
+    return sorted(values.items())
 
 
 def training_seconds(text):

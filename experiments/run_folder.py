@@ -5,6 +5,7 @@ run's or someone else's is overwritten).
 """
 import contextlib
 import json
+import os
 import sys
 
 from data.hdf5 import check_labels, content_sha1, image_shape
@@ -39,26 +40,34 @@ def check_dataset(folder, scale):
 
 
 DATA_SHA1 = "data_sha1"  # settings.json's record of the data files the run trained on
+VALIDATION_SHA1 = "validation_sha1"  # and of its validation split (the test nets'), recorded apart so
+                                     # that runs made before it had one continue
 
 
 def check_data_unchanged(out, data_dir, record=False):
-    """Refuse a run whose data files changed since it recorded them in settings.json (its models
-    were trained on the old ones); with record, record them when it has not."""
+    """Refuse a run whose data files (and validation split, once it exists) changed since it
+    recorded them in settings.json (its models were trained and validated on the old ones); with
+    record, record them when it has not."""
     path = out / "settings.json"
     if not path.is_file():
         return
-    settings, now = read_json(path), {}
-    for split in ("train", "test"):
-        now.update(content_sha1(data_dir / f"{split}.txt"))
-    before = settings.get(DATA_SHA1)
-    if before is None:
-        if record:
-            path.write_text(json.dumps({**settings, DATA_SHA1: now}, indent=1) + "\n")
-        return
-    for name in sorted(set(before) | set(now)):
-        if before.get(name) != now.get(name):
-            raise BadInput(f"{name}: changed since the run in {out} used it (SHA-1 {before.get(name)} then, "
-                           f"{now.get(name)} now); use a new --out or remove the run folder")
+    val = validation_folder(data_dir) / "test.txt"
+    for key, sources in ((DATA_SHA1, [data_dir / "train.txt", data_dir / "test.txt"]),
+                         (VALIDATION_SHA1, [val] if val.is_file() else [])):
+        if not sources:  # generated again (the same bytes: a seeded generator) and checked then
+            continue
+        settings, now = read_json(path), {}
+        for source in sources:
+            now.update(content_sha1(source))
+        before = settings.get(key)
+        if before is None:
+            if record:
+                path.write_text(json.dumps({**settings, key: now}, indent=1) + "\n")
+            continue
+        for name in sorted(set(before) | set(now)):
+            if before.get(name) != now.get(name):
+                raise BadInput(f"{name}: changed since the run in {out} used it (SHA-1 {before.get(name)} then, "
+                               f"{now.get(name)} now); use a new --out or remove the run folder")
 
 
 def read_json(path):
@@ -66,6 +75,31 @@ def read_json(path):
         return json.loads(path.read_text())
     except (UnicodeDecodeError, ValueError) as e:
         raise BadInput(f"{path}: not JSON ({e})") from None
+
+
+VAL_IMAGES, VAL_SEED = 200, 7  # the validation split: tuning's and the test nets' (never the test set)
+
+
+def validation_folder(data_dir):
+    """DATA-val, beside the dataset DATA."""
+    return data_dir.with_name(data_dir.name + "-val")
+
+
+def validation_set(data_dir, height, width, images=VAL_IMAGES, seed=VAL_SEED):
+    """(folder, split) of the validation split: the test split of DATA-val, drawn with another
+    seed, generated when missing; BadInput naming the file when it holds another image count or
+    size."""
+    import data
+
+    folder = validation_folder(data_dir)
+    if not (folder / "test.txt").is_file():
+        data.make_dataset(folder, train=1, test=images, height=height, width=width, seed=seed,
+                          workers=os.cpu_count(), progress=True)
+    found = image_shape(folder / "test.txt")
+    if found != (images, height, width):
+        raise BadInput(f"{folder / 'test.txt'}: holds {found[0]} images of {found[2]}x{found[1]} (WxH), the "
+                       f"validation split is {images} of {width}x{height}; remove {folder} to generate it again")
+    return folder, data.read_split(folder / "test.txt")
 
 
 def generate_dataset(folder, scale, seed):
@@ -99,7 +133,7 @@ def check_settings(out, settings):
         if not isinstance(before, dict):
             raise BadInput(f"{path}: not a run's settings (a JSON object); pass another --out")
         changed = [f"{k}: {before.get(k)!r} there, {settings.get(k)!r} now"
-                   for k in sorted((set(before) | set(settings)) - {DATA_SHA1}) if before.get(k) != settings.get(k)]
+                   for k in sorted((set(before) | set(settings)) - {DATA_SHA1, VALIDATION_SHA1}) if before.get(k) != settings.get(k)]
         if changed:
             raise BadInput(f"{out} holds a run with other settings ({'; '.join(changed)}); pass another --out")
         return True

@@ -159,18 +159,19 @@ def run_stage(stage, solver, max_iter, snapshots, log, weights=None):
 
 
 def check_solver(solver):
-    """The solver's snapshot interval, after checking the labels of every HDF5Data source its net
-    reads (Caffe's losses index with them unchecked: out-of-bounds reads or a crash)."""
+    """The solver's snapshot interval, after checking the labels of every HDF5Data source its nets
+    read (Caffe's losses index with them unchecked: out-of-bounds reads or a crash)."""
     from caffe.proto import caffe_pb2
     from google.protobuf import text_format
 
     from data.hdf5 import check_labels
 
     params = text_format.Parse(Path(solver).read_text(), caffe_pb2.SolverParameter())
-    net = text_format.Parse((REPO / params.net).read_text(), caffe_pb2.NetParameter())  # caffe runs in REPO
-    for layer in net.layer:
-        if layer.type == "HDF5Data" and "label" in layer.top:
-            check_labels(REPO / layer.hdf5_data_param.source)
+    for net_file in [params.net, *params.test_net]:  # the train net and the test nets (validation)
+        net = text_format.Parse((REPO / net_file).read_text(), caffe_pb2.NetParameter())  # caffe runs in REPO
+        for layer in net.layer:
+            if layer.type == "HDF5Data" and "label" in layer.top:
+                check_labels(REPO / layer.hdf5_data_param.source)
     return params.snapshot or params.max_iter
 
 

@@ -11,7 +11,6 @@ nets/tuning/.
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
@@ -21,20 +20,11 @@ from data.hdf5 import check_labels, content_sha1
 from . import run_lock
 from .cli import BadInput
 from .evaluation import model_labels, score
+from .run_folder import VAL_SEED, validation_set
 from .scales import GATED, SCALES, STAGES, net_options
 from .stages import EARLIER, finished, run_stage, snapshot_path, start_weights
 
 KIND = "learning-rate tuning"
-VAL_IMAGES, VAL_SEED = 200, 7
-
-
-def validation_set(data_dir, height, width, images=VAL_IMAGES, seed=VAL_SEED):
-    """The validation split: the test split of DATA-val, drawn with another seed, generated when missing."""
-    folder = data_dir.with_name(data_dir.name + "-val")
-    if not (folder / "test.txt").is_file():
-        data.make_dataset(folder, train=1, test=images, height=height, width=width, seed=seed,
-                          workers=os.cpu_count(), progress=True)
-    return folder, data.read_split(folder / "test.txt")
 
 
 def run_settings(run, stage="separate", scale_name="default"):

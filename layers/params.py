@@ -87,6 +87,11 @@ INFER = {
     "iterations": (10, _int(1)),  # meanfield / icm / lbp only
 }
 
+# The test nets' layer (layers/crf_infer.py CRFValidation): the deploy layer's keys plus the
+# training layer's chain-store size, which only shapes a placeholder blob (Caffe shares parameters
+# with the training layer only when their count and shapes agree)
+VALIDATION = {**INFER, "num_images": (REQUIRED, _int(1))}
+
 PSEUDO_LIKELIHOOD = {**MODEL, **POTTS}
 
 MEANFIELD_LOSS = {

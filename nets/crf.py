@@ -19,6 +19,7 @@ MEANFIELD = ("layers.meanfield_loss", "MeanFieldLoss")  # unrolled mean field, c
 LOOPY_BP = ("layers.lbp_loss", "LoopyBPLoss")  # loopy-BP beliefs for marginals (Chen et al. 2015)
 LOOPY_BP_WARM = ("layers.lbp_loss", "WarmLoopyBPLoss")  # the same, messages kept per training image
 DEPLOY = ("layers.crf_infer", "CRFMarginals")
+VALIDATION = ("layers.crf_infer", "CRFValidation")  # the test nets' one-hot labelling
 SCHEMAS = {LOSS: params.LOSS, PSEUDO_LIKELIHOOD: params.PSEUDO_LIKELIHOOD, MEANFIELD: params.MEANFIELD_LOSS,
            LOOPY_BP: params.LOOPY_BP, LOOPY_BP_WARM: params.LOOPY_BP_WARM}
 
@@ -74,6 +75,17 @@ def deploy_layer(scores, settings, weights=None):
     gate = [] if weights is None else [weights]
     return L.Python(scores, *gate, name=NAME, python_param={"module": DEPLOY[0], "layer": DEPLOY[1],
                                                             "param_str": json.dumps(deploy_settings(settings))})
+
+
+def validation_layer(scores, settings, inference, weights=None):
+    """CRFValidation: scores (and a gated model's weights) -> the one-hot of the labelling of
+    `inference` (param_str keys method, burn_in, samples), with the training layer's name and blob
+    shapes (settings' num_images) so a test net shares its theta."""
+    gate = [] if weights is None else [weights]
+    chosen = {**deploy_settings(settings), "num_images": settings["num_images"], **inference}
+    params.parse(json.dumps(chosen), params.VALIDATION, VALIDATION[1])
+    return L.Python(scores, *gate, name=NAME, python_param={"module": VALIDATION[0], "layer": VALIDATION[1],
+                                                            "param_str": json.dumps(chosen)})
 
 
 def loss_net(shape, settings, *, chains=True, **options):

@@ -9,6 +9,12 @@ Stages, each run from the repo root as `caffe train -solver DIR/solver_X.prototx
                    pairwise branch and K tables per edge class learn, starting from stage 2's tables
                    and chains (tools/gated_start.py)
   solver_gated_joint     -weights <cnn snapshot>,<gated_separate snapshot>: all of it end to end
+With a validation split (render's validation=), each solver has a test net (test_net_X): the
+stage's net on the validation images, Caffe's Accuracy over body pixels (the background label
+ignored) of the CNN's argmax (stage 1) or of the CRF's labelling by Gibbs sampling with
+VALIDATION_GIBBS (the CRF stages), printed as "Test net output #0: accuracy" about
+VALIDATION_PASSES times a stage. One batch holds the whole split (test_iter 1), so the figure is
+the pooled body-part accuracy tools/eval.py reports, not a mean of per-batch ratios.
 Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn (scores, prediction = their argmax),
 deploy_crf (scores, marginals from CRFMarginals, prediction = their argmax) and deploy_gated
 (the same with the pairwise branch's weights into CRFMarginals).
@@ -20,6 +26,8 @@ import caffe
 from caffe import layers as L
 from caffe.proto import caffe_pb2
 from google.protobuf import text_format
+
+from data.labels import BACKGROUND
 
 from . import crf
 from .cnn import unary_cnn
@@ -55,6 +63,12 @@ LEARNING = {
 }
 
 
+# The test nets' CRF inference: cheap (a test pass costs about what 2-3% of a stage does, the README)
+# and stated; the figures are below tools/eval.py's with the run's 20 burn-in / 50 sample sweeps.
+VALIDATION_GIBBS = {"method": "gibbs", "burn_in": 2, "samples": 4}
+VALIDATION_PASSES = 5
+
+
 def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=None):
     """Stages 1, 3 and 5 read depth from the dataset `data`; stages 2 and 4 read the stored scores
     of the frozen CNN from the folder `scores` (its HDF5 files hold scores, label, index and
@@ -83,6 +97,35 @@ def train_net(stage, data, scores, batch_size, settings, layer=crf.LOSS, name=No
     return f'name: "{name or "train_" + stage}"\n' + str(n.to_proto())
 
 
+def test_net(stage, validation, scores, images, settings):
+    """The stage's net on the validation split, one batch of all its `images`: its depth and labels
+    (validation/test.txt; the stages on stored scores: the frozen CNN's scores of it, scores/train.txt)
+    -> CNN (same layer names as the train net's, so Caffe shares its parameters) -> for the CRF
+    stages the labelling of crf.validation_layer -> Accuracy over body pixels."""
+    n = caffe.NetSpec()
+    stored, gated = stage in STORED_SCORES, stage in GATED
+    source = f"{scores}/train.txt" if stored else f"{validation}/test.txt"
+    names = ["scores" if stored else "depth", "label"] + ["depth"] * (stored and gated)
+    tops = L.HDF5Data(name="data", source=source, batch_size=images, ntop=len(names))
+    for top_name, top in zip(names, tops):
+        setattr(n, top_name, top)
+    out = n.scores if stored else unary_cnn(n, n.depth, LEARNING[stage]["cnn"], settings["num_labels"])
+    if stage != "cnn":
+        weights = pairwise_branch(n, n.depth, out, settings["tables"], LEARNING[stage]["gate"]) if gated else None
+        n.labelling = out = crf.validation_layer(out, settings, VALIDATION_GIBBS, weights)
+    n.accuracy = L.Accuracy(out, n.label, accuracy_param={"ignore_label": BACKGROUND})
+    return f'name: "test_{stage}"\n' + str(n.to_proto())
+
+
+def test_interval(iterations, passes=VALIDATION_PASSES):
+    """Iterations between test passes: about `passes` of them, the last at max_iter where a divisor
+    allows (Caffe tests at every multiple, and at the end only when max_iter is one)."""
+    for count in sorted(range(max(1, passes - 2), passes + 3), key=lambda c: abs(c - passes)):
+        if iterations % count == 0:
+            return iterations // count
+    return -(-iterations // passes)
+
+
 def deploy_net(with_crf, height, width, settings):
     """deploy_cnn, or with_crf deploy_crf; deploy_gated when settings hold "tables"."""
     n = caffe.NetSpec()
@@ -103,12 +146,18 @@ def whole_epochs(iterations, num_images, batch_size):
     return -(-iterations // epoch) * epoch
 
 
-def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=None, base_lr=None):
+def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=None, base_lr=None, test=None):
     """The stage's Adam solver; snapshots named SNAPSHOTS/PREFIX_iter_N (prefix: the stage) every
     snapshot_every iterations (a resumed stage continues exactly only from whole epochs:
-    whole_epochs), base_lr the stage's (LEARNING) unless given."""
+    whole_epochs), base_lr the stage's (LEARNING) unless given; test: the test net's file (one
+    batch: test_iter 1), tested every test_interval() iterations, not before training."""
     s = caffe_pb2.SolverParameter()
     s.net = net
+    if test:
+        s.test_net.append(test)
+        s.test_iter.append(1)
+        s.test_interval = test_interval(iterations)
+        s.test_initialization = False
     s.type = "Adam"
     s.base_lr = LEARNING[stage]["base_lr"] if base_lr is None else base_lr
     if stage == "cnn":  # a tenth of the rate for the last fifth: +2 points on validation (README)
@@ -127,13 +176,16 @@ def solver(stage, net, iterations, snapshots, snapshot_every=None, *, prefix=Non
     return text_format.MessageToString(s)
 
 
-def stage_commands(net_dir, data, scores, snapshots, iters, tables):
-    """{stage: the commands that run it}, each stage from the previous stages' final snapshots."""
+def stage_commands(net_dir, data, scores, snapshots, iters, tables, validation=None, validation_scores=None):
+    """{stage: the commands that run it}, each stage from the previous stages' final snapshots
+    (with a validation split, stage 2 first writes the frozen CNN's scores of it too)."""
     final = {stage: f"{snapshots}/{stage}_iter_{count}.caffemodel" for stage, count in zip(STAGES, iters)}
     cnn, separate, start = final["cnn"], final["separate"], f"{snapshots}/gated_start.caffemodel"
     train = "caffe train -solver {}/solver_{}.prototxt".format
     return {"cnn": [train(net_dir, "cnn")],
             "separate": [f"python tools/frozen_scores.py --weights {cnn} --data {data}/train.txt --out {scores}",
+                         *([f"python tools/frozen_scores.py --weights {cnn} --data {validation}/test.txt "
+                            f"--out {validation_scores}"] if validation else []),
                          train(net_dir, "separate")],
             "joint": [f"{train(net_dir, 'joint')} -weights {cnn},{separate}"],
             "gated_separate": [f"python tools/gated_start.py {separate} --tables {tables} --out {start}",
@@ -142,8 +194,10 @@ def stage_commands(net_dir, data, scores, snapshots, iters, tables):
 
 
 def render(*, data, scores, num_images, height, width, batch_size, edges, seed, iters, net_dir, snapshots,
-           snapshot_every=None, base_lr=None, tables=crf.GATED_TABLES):
-    """{file name: text} of the 5 train nets, 5 solvers and 3 deploy nets.
+           snapshot_every=None, base_lr=None, tables=crf.GATED_TABLES, validation=None, validation_scores=None,
+           validation_images=None):
+    """{file name: text} of the 5 train nets, 5 solvers and 3 deploy nets, and with a validation
+    split the 5 test nets.
 
     data: dataset folder holding train.txt; scores: the folder of the stage-1 CNN's scores of
     its training images (stages 2 and 4 read them); num_images: the number of training images (the
@@ -151,20 +205,28 @@ def render(*, data, scores, num_images, height, width, batch_size, edges, seed, 
     folder the solvers name their nets in; snapshots: folder of snapshot_prefix;
     snapshot_every: iterations between snapshots, rounded up to whole epochs (default: only the
     final one); base_lr: {stage: rate} replacing the chosen ones (for tuning). Paths are written
-    as given (relative ones are relative to where `caffe train` runs).
+    as given (relative ones are relative to where `caffe train` runs). validation: the validation
+    dataset folder (test.txt, never the test set), validation_scores: the folder of the stage-1
+    CNN's scores of it, validation_images: its image count (a test pass is one batch of them).
     """
+    if validation and not (validation_scores and validation_images):
+        raise ValueError("validation: needs validation_scores and validation_images too")
     settings = crf.config(edges, num_images, seed=seed)
     gated = crf.config(edges, num_images, seed=seed, tables=tables)
-    commands = stage_commands(net_dir, data, scores, snapshots, iters, tables)
+    commands = stage_commands(net_dir, data, scores, snapshots, iters, tables, validation, validation_scores)
     files = {}
     for stage, count in zip(STAGES, iters, strict=True):
         files[f"train_{stage}.prototxt"] = train_net(stage, data, scores, batch_size,
                                                      gated if stage in GATED else settings)
+        if validation:
+            files[f"test_{stage}.prototxt"] = test_net(stage, validation, validation_scores, validation_images,
+                                                       gated if stage in GATED else settings)
         steps = "".join(f"# {c}\n" for c in commands[stage])
         every = snapshot_every and whole_epochs(snapshot_every, num_images, batch_size)
         files[f"solver_{stage}.prototxt"] = (f"# {STAGE_DOC[stage]}   (mkdir -p {snapshots} first)\n{steps}"
                                              + solver(stage, f"{net_dir}/train_{stage}.prototxt", count, snapshots,
-                                                      every, base_lr=(base_lr or {}).get(stage)))
+                                                      every, base_lr=(base_lr or {}).get(stage),
+                                                      test=validation and f"{net_dir}/test_{stage}.prototxt"))
     files["deploy_cnn.prototxt"] = deploy_net(False, height, width, settings)
     files["deploy_crf.prototxt"] = deploy_net(True, height, width, settings)
     files["deploy_gated.prototxt"] = deploy_net(True, height, width, gated)

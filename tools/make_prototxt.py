@@ -11,6 +11,8 @@ Stages, each run from the repo root as `.venv/bin/caffe train -solver OUT/solver
   solver_separate  the CNN frozen: the CRF loss learns theta on the CNN's stored scores
                    (tools/frozen_scores.py writes them first)
   solver_joint     -weights <cnn snapshot>,<separate snapshot>: CNN and theta learned together
+Each solver has a test net (test_X) that prints the validation split's body-part accuracy as
+"Test net output #0: accuracy" a handful of times a stage (--validation '' leaves them out).
 Deploy nets (input blob "depth", 1x1xHxW): deploy_cnn and deploy_crf. The defaults are the
 default scale's (experiments/scales.py); with them the output is the committed prototxt/.
 """
@@ -18,6 +20,7 @@ import argparse
 import sys
 
 from experiments import cli
+from experiments.run_folder import VAL_IMAGES
 from experiments.scales import SCALES, net_options
 from nets import prototxt
 from nets import crf
@@ -42,6 +45,14 @@ def main(argv=None):
     p.add_argument("--scores", default="scores/default",
                    help="folder of the stage-1 CNN's scores of the training images, stage 2's input "
                         "(written by tools/frozen_scores.py)")
+    p.add_argument("--validation", default="datasets/default-val",
+                   help="validation dataset folder with test.txt, the test nets' images (never the test set); "
+                        "'' for solvers without test nets (default %(default)s)")
+    p.add_argument("--validation-scores", default="scores/default-val",
+                   help="folder of the stage-1 CNN's scores of the validation images, the test nets' input in "
+                        "stages 2 and 4 (default %(default)s)")
+    p.add_argument("--validation-images", type=cli.positive_int, default=VAL_IMAGES,
+                   help="images in the validation split (default %(default)s)")
     p.add_argument("--num-images", type=cli.positive_int, default=default["num_images"],
                    help="training images in the dataset (default %(default)s)")
     p.add_argument("--height", type=cli.positive_int, default=default["height"])
@@ -62,7 +73,9 @@ def main(argv=None):
     def work():
         paths = prototxt.write(args.out, data=args.data, scores=args.scores, num_images=args.num_images, height=args.height,
                                width=args.width, batch_size=args.batch_size, edges=args.edges, seed=args.seed,
-                               iters=args.iters, snapshots=args.snapshots, tables=args.tables)
+                               iters=args.iters, snapshots=args.snapshots, tables=args.tables,
+                               validation=args.validation or None, validation_scores=args.validation_scores,
+                               validation_images=args.validation_images)
         print("\n".join(str(path) for path in paths.values()))
 
     return cli.run(p.prog, work)

@@ -1,4 +1,4 @@
-"""The report's pictures: a Fig.1-style sheet, learned theta heat maps, training curves."""
+"""The report's pictures: a Fig.1-style sheet, learned theta heat maps, training and validation curves."""
 from pathlib import Path
 
 import matplotlib
@@ -11,7 +11,7 @@ from data import labels  # noqa: E402
 from nets.weights import crf_tables  # noqa: E402
 
 from ..theta_plot import plot_theta  # noqa: E402
-from ..caffe_log import training_curve  # noqa: E402
+from ..caffe_log import training_curve, validation_curve  # noqa: E402
 
 
 def comparison_sheet(depth, truth, predictions, out, count):
@@ -66,14 +66,26 @@ def gate_sheet(depth, truth, gate, preds, out):
 
 
 def training_curves(logs, out):
-    """One panel per stage: Caffe's smoothed training loss against iteration."""
+    """One panel per stage: Caffe's smoothed training loss against iteration, on a log axis where
+    it is positive and spans more than a decade (stage 1's falls fast, then slowly), else linear
+    (the CRF stages' loss, an energy gap, crosses zero: the axis label says so); and on a right
+    axis the test net's validation body-part accuracy at each test."""
     fig, axes = plt.subplots(1, len(logs), figsize=(4.5 * len(logs), 3.2), squeeze=False,
                              constrained_layout=True)
     for ax, (stage, log) in zip(axes[0], logs.items()):
-        curve = np.array(training_curve(Path(log).read_text()) or [(0, np.nan)])
-        ax.plot(curve[:, 0], curve[:, 1])
+        text = Path(log).read_text()
+        curve = np.array(training_curve(text) or [(0, np.nan)])
+        ax.plot(curve[:, 0], curve[:, 1], color="tab:blue")
+        loss = curve[:, 1][np.isfinite(curve[:, 1])]
+        logarithmic = len(loss) > 0 and loss.min() > 0 and loss.max() > 10 * loss.min()
+        if logarithmic:
+            ax.set_yscale("log")
         ax.set_title(f"stage {stage}")
         ax.set_xlabel("iteration")
-        ax.set_ylabel("training loss")
+        ax.set_ylabel("training loss" + (" (log axis)" if logarithmic else ""), color="tab:blue")
+        validation = np.array(validation_curve(text) or [(0, np.nan)])
+        right = ax.twinx()
+        right.plot(validation[:, 0], validation[:, 1], "o-", color="tab:red")
+        right.set_ylabel("validation body-part accuracy", color="tab:red")
     fig.savefig(out, dpi=90)
     plt.close(fig)

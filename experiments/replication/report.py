@@ -1,7 +1,12 @@
 """report.json and report.md of a replication run: the results table with bootstrap
-intervals, paired gains, settings, stage times and pictures."""
+intervals, paired gains, each stage's last validation accuracy (its test net's), settings,
+stage times and pictures."""
 import json
+from pathlib import Path
 
+from nets.prototxt import VALIDATION_GIBBS
+
+from ..caffe_log import validation_curve
 from ..evaluation import paired_gain
 from .evaluation import ROWS
 
@@ -23,12 +28,32 @@ GAINS = (
 METRICS = ("part_accuracy", "pixel_accuracy", "mean_class_accuracy", "mean_iou")
 
 
-def build(results, settings, stage_seconds, eval_seconds):
+def build(results, settings, stage_seconds, eval_seconds, logs):
+    """logs: {stage: its `caffe train` log}, whose test net figures give validation_accuracy."""
     gains = {key: paired_gain(results[a], results[b]) for key, a, b in GAINS}
     slim = {key: {k: v for k, v in r.items() if not k.startswith("per_image")}
             for key, r in results.items()}
-    return {"results": slim, "gains": gains, "settings": settings,
+    return {"results": slim, "gains": gains, "validation_accuracy": last_validation(logs), "settings": settings,
             "stage_seconds": stage_seconds, "eval_seconds": eval_seconds}
+
+
+def last_validation(logs):
+    """{stage: {"iteration", "accuracy"} of its test net's last figure, or None (a stage trained
+    before the solvers had test nets)}."""
+    last = {stage: validation_curve(Path(log).read_text())[-1:] for stage, log in logs.items()}
+    return {stage: {"iteration": v[0][0], "accuracy": v[0][1]} if v else None for stage, v in last.items()}
+
+
+def validation_table(report):
+    g = VALIDATION_GIBBS
+    lines = [f"Each stage's test net (`caffe train`'s \"Test net output\"): body-part accuracy on the validation "
+             f"split (never the test set) at the stage's last test; the CRF stages' labelling is Gibbs with "
+             f"{g['burn_in']} burn-in and {g['samples']} sample sweeps, cheaper than the table's.", "",
+             "| stage | iteration | validation body-part accuracy |", "| --- | --- | --- |"]
+    for stage, v in report["validation_accuracy"].items():
+        lines.append(f"| {stage} | " + ("- | not logged (trained before the solvers had test nets)" if v is None
+                                         else f"{v['iteration']} | {v['accuracy']:.4f}") + " |")
+    return "\n".join(lines)
 
 
 def table(report):
@@ -76,6 +101,10 @@ the background's depth), and the share of body pixels labelled as their mirror p
 ## Gains (paired over the same test images)
 
 {gains_table(report)}
+
+## Validation while training
+
+{validation_table(report)}
 
 ## Settings
 

@@ -19,17 +19,21 @@ from nets.scores import DATASETS, read_meta, write_scores
 from nets.weights import model_tables
 
 from ..evaluation import crf_inputs
-from ..run_folder import check_data_unchanged, check_dataset, generate_dataset, run_folder
+from ..run_folder import (VAL_IMAGES, check_data_unchanged, check_dataset, generate_dataset, run_folder,
+                          validation_folder, validation_set)
 from ..scales import net_options
 from ..stages import finished, run_stage, start_weights
 from . import figures, report
 from .evaluation import evaluate_rows
 
+VALIDATION_SCORES = "scores-val"  # the run folder's frozen CNN scores of the validation split
+
 
 def train(scale, data_dir, out, logs, tables):
     """Every stage, each exported as a deploy model (out/models/STAGE.caffemodel) when done, with
-    the stage-1 CNN's scores of the training set written in between (out/scores, the input of the
-    stages on stored scores); returns ({stage: model}, {stage: seconds, None if trained earlier})."""
+    the stage-1 CNN's scores of the training set and of the validation split written in between
+    (out/scores, out/scores-val: the input of the stages on stored scores and of their test nets);
+    returns ({stage: model}, {stage: seconds, None if trained earlier})."""
     net_dir, snapshots, models = out / "prototxt", out / "snapshots", out / "models"
     models.mkdir(parents=True, exist_ok=True)
     final, seconds = {}, {}
@@ -37,7 +41,9 @@ def train(scale, data_dir, out, logs, tables):
         started = time.perf_counter()
         reused = finished(snapshots, stage, iters)
         if stage == "separate":
-            ensure_scores(final["cnn"], data_dir, out / "scores", scale)
+            ensure_scores(final["cnn"], data_dir / "train.txt", out / "scores", scale.train, scale)
+            ensure_scores(final["cnn"], validation_folder(data_dir) / "test.txt", out / VALIDATION_SCORES,
+                          VAL_IMAGES, scale)
         if stage != "cnn":  # each training image its own chain (the layer itself cannot read the files)
             check_chain_indices((out / "scores" if stage in STORED_SCORES else data_dir) / "train.txt", scale.train)
         weights = start_weights(stage, final, snapshots, tables, reused)
@@ -51,17 +57,14 @@ def train(scale, data_dir, out, logs, tables):
     return exported, seconds
 
 
-def ensure_scores(cnn_weights, data_dir, folder, scale):
-    """The frozen stage-1 CNN's scores of the training set, written unless already there."""
+def ensure_scores(cnn_weights, source, folder, images, scale):
+    """The frozen stage-1 CNN's scores of a split (source: its .txt), written unless already there."""
     meta = read_meta(folder) if folder.exists() else None
-    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == scale.train \
+    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == images \
             and meta.get("datasets") == list(DATASETS):
         return
-    from data import read_split
-
-    settings = crf.config(num_images=scale.train)
-    write_scores(deploy_net(False, scale.height, scale.width, settings), cnn_weights,
-                 read_split(data_dir / "train.txt"), folder)
+    settings = crf.config(num_images=images)
+    write_scores(deploy_net(False, scale.height, scale.width, settings), cnn_weights, read_split(source), folder)
 
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
@@ -82,9 +85,11 @@ def replicate_locked(scale, settings, out, data_dir, have_dataset):
     logs.mkdir(parents=True, exist_ok=True)
     if not have_dataset:
         generate_dataset(data_dir, scale, settings["seed"])
+    val_dir, _ = validation_set(data_dir, scale.height, scale.width)  # the test nets' (generated when missing)
     check_data_unchanged(out, data_dir, record=True)
     prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=settings["edges"], seed=settings["seed"],
                    snapshots=snapshots, snapshot_every=scale.snapshot_every, tables=settings["tables"],
+                   validation=val_dir, validation_scores=out / VALIDATION_SCORES, validation_images=VAL_IMAGES,
                    **net_options(scale))
     weights, stage_seconds = train(scale, data_dir, out, logs, settings["tables"])
 
@@ -94,7 +99,7 @@ def replicate_locked(scale, settings, out, data_dir, have_dataset):
     eval_seconds = time.perf_counter() - started
 
     rep = report.build(results, {**settings, "weights": {k: str(v) for k, v in weights.items()}},
-                       stage_seconds, eval_seconds)
+                       stage_seconds, eval_seconds, {s: logs / f"{s}.log" for s in STAGES})
     (out / "report.json").write_text(json.dumps(rep, indent=1))
     pictures = draw_figures(out, data_dir, scale, weights, logs)
     (out / "report.md").write_text(report.markdown(rep, pictures))
