@@ -1,38 +1,48 @@
 """Numba kernels of loopy belief propagation (sampler/belief_propagation.py), one image at a time,
-its rows in parallel. lbp_reference.py computes the same in plain loops.
+its rows in parallel. lbp_reference.py computes the same in plain loops (the oracle).
 
 A message into label m from a sender with cavity a (log domain) is
 log sum_l exp(a(l) + theta(l, m)) = A + shift(m) + log sum_l e(l) T(l, m) with A = max a,
 e = exp(a - A) <= 1 and T = exp(theta - shift), shift(m) = max_l theta(l, m): L exps, an L x L
-multiply-add and L logs per message instead of L^2 exps, in float64.
+multiply-add and L logs per message instead of L^2 exps. The cavities a and their maxima are
+float64 (a sums 2C messages and the scores: hundreds, where float32 would lose ~1e-5); from
+a - A on everything is float32: the kernels' exp (numba_backend._exp32, relative error < 2**-18)
+and _log32 are polynomials the compiler vectorises, 16 lanes.
 
-Speed: the edges of one class along one row are done together in label-major blocks (L, n), so
-every loop runs over the n senders, and exp and log are polynomials (_exp_neg, _log) that the
-compiler vectorises; with libm's exp and log and one edge at a time an iteration was about 5x
-slower. _exp_neg clamps its argument at -64 (e(l) below 1.6e-28 counts as 1.6e-28, nothing a
-float32 message can show) and the sum is floored at the smallest normal float64 (a message more
-than ~700 nats below its best label).
+Range (why theta's spread is bounded, exp_tables): exponents are clamped at LOWEST = -87 (below,
+_exp32's 2**k leaves float32's normal range) and T and the products e(l) T(l, m) underflow below
+~e^-87; the sum keeps e(argmax) T(argmax, m) >= e^-R, R = the table's range (max - min), so
+everything lost or clamped is below L e^(R - 87) relative: 2e-9 for R <= SPREAD = 64, far under
+float32's 6e-8. Beyond SPREAD the kernels refuse (ValueError) rather than answer silently wrong.
+
+Speed (tools/bench_lbp.py, 120x160, L = 20, sparse:1,2,4,8,16,32): 10 iterations and the beliefs
+of one image took 0.69 s with float64 arithmetic and a degree-10 exp; with float32 from a - A
+on, ... .
 """
 import math
 
 import numba
 import numpy as np
 
-from .backends.numba_backend import _exp_neg  # kernelmath.exp_neg, restated once for Numba
+from .backends.numba_backend import _exp32  # float32 exp on [-87, 0] (its 2**k: k >= -126)
 
-TINY = np.finfo(np.float64).tiny
-LOG_COEFFICIENTS = tuple(1.0 / (2 * k + 1) for k in range(9))  # 2 atanh(t) = log((1 + t) / (1 - t))
-MANTISSA, ONE = (1 << 52) - 1, 1023 << 52  # float64 bit fields: the fraction; the exponent of 1.0
-TWO_52, EXPONENT_ZERO = 1075 << 52, 2.0 ** 52 + 1023  # 2^52's bits; 2^52 + the exponent bias
-LN2, SQRT2 = math.log(2.0), math.sqrt(2.0)
+SPREAD = 64.0
+LOWEST = np.float32(-87.0)
+TINY = np.float32(np.finfo(np.float32).tiny)
+LOG_COEFFICIENTS = tuple(np.float32(1.0 / (2 * k + 1)) for k in range(5))  # 2 atanh(t) = log((1 + t) / (1 - t))
+MANTISSA, ONE_BITS = (1 << 23) - 1, 127 << 23  # float32 bit fields: the fraction; the exponent of 1.0
+TWO_23, EXPONENT_ZERO = 150 << 23, np.float32(2.0 ** 23 + 127)  # 2^23's bits; 2^23 + the exponent bias
+LN2, SQRT2 = np.float32(math.log(2.0)), np.float32(math.sqrt(2.0))
+ONE, HALF, TWO = np.float32(1.0), np.float32(0.5), np.float32(2.0)
 
 
 def exp_tables(theta):
     """(T, shift): T[c, l, m] = exp(theta[c, l, m] - shift[c, m]), shift[c, m] = max_l theta[c, l, m];
-    float64, sender's label first. For messages backward along an edge pass theta transposed."""
-    theta = np.asarray(theta, dtype=np.float64)
+    float32, sender's label first. For messages backward along an edge pass theta transposed."""
+    theta = _checked(theta)
     shift = theta.max(axis=1)
-    return np.ascontiguousarray(np.exp(theta - shift[:, None, :])), np.ascontiguousarray(shift)
+    return (np.ascontiguousarray(np.exp(theta - shift[:, None, :]), dtype=np.float32),
+            np.ascontiguousarray(shift, dtype=np.float32))
 
 
 def iterate(unary, messages, theta, offsets, iterations, damping):
@@ -43,16 +53,16 @@ def iterate(unary, messages, theta, offsets, iterations, damping):
     total = np.empty(unary.shape)
     for _ in range(iterations):
         totals(unary, messages, total)
-        _update(total, messages, forward, forward_shift, backward, backward_shift, offsets, damping)
+        _update(total, messages, forward, forward_shift, backward, backward_shift, offsets, np.float32(damping))
 
 
 def pair_beliefs(unary, messages, theta, offsets):
     """(pairs (C, L, L) float64: each edge's pair belief summed per class, edge_term float64:
     sum over the edges of log Z_e - E_b[a_i(y_i) + a_j(y_j)], the pair beliefs' share of the Bethe
     log-partition)."""
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = _checked(theta)
     shift = theta.max(axis=(1, 2))
-    table = np.ascontiguousarray(np.exp(theta - shift[:, None, None]))
+    table = np.exp(theta - shift[:, None, None]).astype(np.float32)
     total = np.empty(unary.shape)
     totals(unary, messages, total)
     h, num_labels = unary.shape[0], unary.shape[2]
@@ -60,6 +70,15 @@ def pair_beliefs(unary, messages, theta, offsets):
     terms = np.zeros(h)
     _pairs(total, messages, table, shift, offsets, rows, terms)
     return rows.sum(axis=0), terms.sum()
+
+
+def _checked(theta):
+    theta = np.asarray(theta, dtype=np.float64)
+    spread = (theta.max(axis=(1, 2)) - theta.min(axis=(1, 2))).max(initial=0.0)
+    if not spread <= SPREAD:
+        raise ValueError(f"theta: the LBP kernels need each class's table within a range (max - min) of {SPREAD:g}, "
+                         f"got {spread:g} (float32 exps would underflow); backend='numpy' computes it exactly")
+    return theta
 
 
 @numba.njit(parallel=True, cache=True)
@@ -77,44 +96,55 @@ def totals(unary, messages, total):
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
-def _log(values, exponents, mantissas):
-    """values <- log(values), in place, for positive normal float64s (error ~1e-15 relative):
-    values = f 2^k with f in [sqrt(1/2), sqrt(2)), log f = 2 atanh((f - 1) / (f + 1)) by 9 terms
-    of its series. exponents, mantissas: float64 scratch of the same length; k is read from the
-    float whose bits are 2^52's with k + 1023 in the mantissa (no integer-to-float conversion),
-    and error_model "numpy" drops the division's zero check: both would stop vectorisation."""
-    bits = values.view(np.int64)
-    exponent_bits, fraction_bits = exponents.view(np.int64), mantissas.view(np.int64)
+def _log32(values, exponents, mantissas):
+    """values <- log(values), in place, for positive normal float32s (error ~2 float32 roundings):
+    values = f 2^k with f in [sqrt(1/2), sqrt(2)), log f = 2 atanh((f - 1) / (f + 1)) by 5 terms
+    of its series (|t| < 0.18: the next term is below 2**-27). exponents, mantissas: float32
+    scratch of the same length; k is read from the float whose bits are 2^23's with k + 127 in the
+    mantissa, and error_model "numpy" drops the division's zero check: both would stop vectorisation."""
+    bits = values.view(np.int32)
+    exponent_bits, fraction_bits = exponents.view(np.int32), mantissas.view(np.int32)
     for m in range(len(values)):
-        exponent_bits[m] = (bits[m] >> 52) | TWO_52
-        fraction_bits[m] = (bits[m] & MANTISSA) | ONE
+        exponent_bits[m] = (bits[m] >> 23) | TWO_23
+        fraction_bits[m] = (bits[m] & MANTISSA) | ONE_BITS
     for m in range(len(values)):
         f = mantissas[m]
-        big = f > SQRT2
-        f = f * (1.0 - 0.5 * big)
-        t = (f - 1.0) / (f + 1.0)
+        big = np.float32(f > SQRT2)
+        f = f * (ONE - HALF * big)
+        t = (f - ONE) / (f + ONE)
         t2 = t * t
-        p = LOG_COEFFICIENTS[8]
-        for j in range(7, -1, -1):
+        p = LOG_COEFFICIENTS[4]
+        for j in range(3, -1, -1):
             p = p * t2 + LOG_COEFFICIENTS[j]
-        values[m] = (exponents[m] - EXPONENT_ZERO + big) * LN2 + 2.0 * t * p
+        values[m] = (exponents[m] - EXPONENT_ZERO + big) * LN2 + TWO * t * p
 
 
-@numba.njit(cache=True, error_model="numpy")
-def _messages(cavity, table, shift, out, scratch, exponents, mantissas):
-    """out[m, k] = the message of sender k, of cavity[:, k], at label m, its maximum over m
-    subtracted. Blocks are label-major (L, n) so that every loop runs over the n senders: long,
-    contiguous, vectorised (maxima too). cavity is overwritten; scratch (n,), exponents and
-    mantissas (L * n,): scratch."""
-    num_labels, n = cavity.shape
-    top = scratch
-    top[:] = cavity[0]
-    for l in range(1, num_labels):
-        for k in range(n):
-            top[k] = max(top[k], cavity[l, k])
+@numba.njit(cache=True)
+def _cavities(total, y, x, into, cavity, above, k):
+    """cavity[:, k] = a - max a (float32) for the cavity a = total[y, x] - into (float64); above[k] = max a."""
+    num_labels = cavity.shape[0]
+    top = -np.inf
     for l in range(num_labels):
-        for k in range(n):
-            cavity[l, k] = _exp_neg(cavity[l, k] - top[k])
+        top = max(top, total[y, x, l] - into[l])
+    for l in range(num_labels):
+        cavity[l, k] = np.float32(total[y, x, l] - into[l] - top)
+    above[k] = top
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _exps(block):
+    """block <- exp(max(block, LOWEST)), in place (a flat float32 block)."""
+    for q in range(len(block)):
+        block[q] = _exp32(max(block[q], LOWEST))
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _messages(cavity, table, shift, out, exponents, mantissas):
+    """out[m, k] = the message of sender k, of cavity[:, k] (a - max a, float32), at label m, less
+    its maximum over m. Blocks are label-major (L, n) so that every loop runs over the n senders:
+    long, contiguous, vectorised. cavity is overwritten; exponents, mantissas (L * n,): scratch."""
+    num_labels, n = cavity.shape
+    _exps(cavity.reshape(num_labels * n))
     out[:] = 0.0
     for m in range(num_labels):
         for l in range(num_labels):
@@ -124,8 +154,8 @@ def _messages(cavity, table, shift, out, scratch, exponents, mantissas):
     flat = out.reshape(num_labels * n)
     for q in range(num_labels * n):
         flat[q] = max(flat[q], TINY)
-    _log(flat, exponents, mantissas)
-    best = scratch
+    _log32(flat, exponents, mantissas)
+    best = cavity[0]  # scratch now
     best[:] = -np.inf
     for m in range(num_labels):
         for k in range(n):
@@ -142,10 +172,11 @@ def _update(total, messages, forward, forward_shift, backward, backward_shift, o
     Each edge owns its two slots ([0, c] at j, [1, c] at i) and reads only them and the totals:
     the update is parallel (every message from the previous iteration's) and race-free."""
     _, num_classes, h, w, num_labels = messages.shape
+    keep = np.float32(1.0) - damping
     for y in numba.prange(h):
-        cavities_i, cavities_j, new = np.empty(num_labels * w), np.empty(num_labels * w), np.empty(num_labels * w)
-        scratch = np.empty(w)
-        exponents, mantissas = np.empty(num_labels * w), np.empty(num_labels * w)
+        size = num_labels * w
+        cavities_i, cavities_j, new = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
+        exponents, mantissas, tops = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(w)
         for c in range(num_classes):
             dy, dx = offsets[c, 0], offsets[c, 1]
             first, stop = max(0, -dx), min(w, w - dx)
@@ -156,50 +187,44 @@ def _update(total, messages, forward, forward_shift, backward, backward_shift, o
                 (num_labels, n))
             into_j, into_i = messages[0, c, y + dy, first + dx:stop + dx], messages[1, c, y, first:stop]
             for k in range(n):  # the cavities, label-major, before either message is replaced
-                for l in range(num_labels):
-                    at_i[l, k] = total[y, first + k, l] - into_i[k, l]
-                    at_j[l, k] = total[y + dy, first + dx + k, l] - into_j[k, l]
+                _cavities(total, y, first + k, into_i[k], at_i, tops, k)
+                _cavities(total, y + dy, first + dx + k, into_j[k], at_j, tops, k)
             for sender, table, shift, target in ((at_i, forward, forward_shift, into_j),
                                                  (at_j, backward, backward_shift, into_i)):
                 block = new[:num_labels * n].reshape((num_labels, n))
-                _messages(sender, table[c], shift[c], block, scratch[:n],
-                          exponents[:num_labels * n], mantissas[:num_labels * n])
+                _messages(sender, table[c], shift[c], block, exponents[:num_labels * n], mantissas[:num_labels * n])
                 for k in range(n):
                     for l in range(num_labels):
-                        target[k, l] = (1.0 - damping) * target[k, l] + damping * block[l, k]
+                        target[k, l] = keep * target[k, l] + damping * block[l, k]
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
 def _pairs(total, messages, table, shift, offsets, rows, terms):
     """Per row y of i: rows[y, c] += the pair beliefs b(l, m) = e_i(l) T(l, m) e_j(m) / z of the
     edges (i, i + d_c), terms[y] += their log Z_e - E_b[a_i + a_j] (a: the two ends' cavities,
-    e = exp(a - max a), T = exp(theta - max theta), z: the sum of the numerators). Label-major
-    blocks of a row's edges, as in _update; sums in any order ("reassoc"), so that they vectorise."""
+    d = a - max a, e = exp(d), T = exp(theta - max theta), z: the sum of the numerators, so
+    log Z_e - E_b[a_i + a_j] = max theta + log z - E_b[d_i + d_j], without the cancellation of
+    the a's hundreds). Label-major blocks of a row's edges, as in _update; sums in any order
+    ("reassoc"), so that they vectorise."""
     _, num_classes, h, w, num_labels = messages.shape
     size = num_labels * w
     for y in numba.prange(h):
-        buffers = np.empty((6, size))
-        z, log_z, expected, top_i, top_j = np.empty(w), np.empty(w), np.empty(w), np.empty(w), np.empty(w)
-        exponents, mantissas = np.empty(w), np.empty(w)
+        buffers = np.empty((6, size), np.float32)
+        z, expected, tops = np.empty(w, np.float32), np.empty(w, np.float32), np.empty(w)
         for c in range(num_classes):
             dy, dx = offsets[c, 0], offsets[c, 1]
             first, stop = max(0, -dx), min(w, w - dx)
             if y + dy >= h or stop <= first:
                 continue
             n = stop - first
-            a_i, a_j, e_i, e_j, by_row, by_column = [buffers[q, :num_labels * n].reshape((num_labels, n))
+            d_i, d_j, e_i, e_j, by_row, by_column = [buffers[q, :num_labels * n].reshape((num_labels, n))
                                                      for q in range(6)]
             for k in range(n):
-                for l in range(num_labels):
-                    a_i[l, k] = total[y, first + k, l] - messages[1, c, y, first + k, l]
-                    a_j[l, k] = total[y + dy, first + dx + k, l] - messages[0, c, y + dy, first + dx + k, l]
-            top_i[:n], top_j[:n] = a_i[0], a_j[0]
-            for l in range(1, num_labels):
-                for k in range(n):
-                    top_i[k], top_j[k] = max(top_i[k], a_i[l, k]), max(top_j[k], a_j[l, k])
-            for l in range(num_labels):
-                for k in range(n):
-                    e_i[l, k], e_j[l, k] = _exp_neg(a_i[l, k] - top_i[k]), _exp_neg(a_j[l, k] - top_j[k])
+                _cavities(total, y, first + k, messages[1, c, y, first + k], d_i, tops, k)
+                _cavities(total, y + dy, first + dx + k, messages[0, c, y + dy, first + dx + k], d_j, tops, k)
+            e_i[:], e_j[:] = d_i, d_j
+            _exps(e_i.reshape(num_labels * n))
+            _exps(e_j.reshape(num_labels * n))
             by_row[:], by_column[:] = 0.0, 0.0  # sum_m T(l, m) e_j(m), sum_l e_i(l) T(l, m)
             for l in range(num_labels):
                 for m in range(num_labels):
@@ -211,19 +236,15 @@ def _pairs(total, messages, table, shift, offsets, rows, terms):
             for l in range(num_labels):
                 for k in range(n):
                     z[k] += e_i[l, k] * by_row[l, k]
-                    expected[k] += a_i[l, k] * e_i[l, k] * by_row[l, k] + a_j[l, k] * e_j[l, k] * by_column[l, k]
+                    expected[k] += d_i[l, k] * e_i[l, k] * by_row[l, k] + d_j[l, k] * e_j[l, k] * by_column[l, k]
             for k in range(n):
-                z[k] = max(z[k], TINY)
-                log_z[k] = z[k]
-            _log(log_z[:n], exponents[:n], mantissas[:n])
-            for k in range(n):
-                terms[y] += top_i[k] + top_j[k] + shift[c] + log_z[k] - expected[k] / z[k]
+                terms[y] += shift[c] + math.log(max(z[k], TINY)) - expected[k] / z[k]
             for l in range(num_labels):
                 for k in range(n):
                     e_i[l, k] /= z[k]
             for l in range(num_labels):
                 for m in range(num_labels):
-                    pair = 0.0
+                    pair = np.float32(0.0)
                     for k in range(n):
                         pair += e_i[l, k] * e_j[m, k]
                     rows[y, c, l, m] += table[c, l, m] * pair

@@ -53,9 +53,9 @@ def test_too_few_iterations_are_not_exact_on_a_chain():
 
 
 def test_kernels_are_the_plain_loops_on_a_loopy_grid():
-    """7 damped iterations from cold: messages equal to float32 rounding (the kernels' polynomial
-    exp and log differ from NumPy's by ~1e-12), beliefs, pair beliefs and the Bethe
-    log-partition to 1e-6."""
+    """7 damped iterations from cold: messages equal to float32 rounding (the kernels compute in
+    float32 from the cavities on), beliefs and pair beliefs to 1e-6, the Bethe log-partition (a
+    sum over every edge of float32 terms) to a few float32 roundings relative."""
     scores, theta = model(1, 2, 4, 5, 6, LOOPY, scale=1.5)
     messages = [cold(scores, LOOPY), cold(scores, LOOPY)]
     runs = [bp.run(scores, theta, LOOPY, iterations=7, damping=0.6, messages=m, backend=b)
@@ -63,9 +63,37 @@ def test_kernels_are_the_plain_loops_on_a_loopy_grid():
     assert np.abs(messages[0] - messages[1]).max() <= 1e-6 * max(1.0, np.abs(messages[0]).max())
     assert np.abs(runs[0].nodes - runs[1].nodes).max() < 1e-6
     assert np.abs(runs[0].pairs - runs[1].pairs).max() < 1e-6
-    assert np.allclose(runs[0].log_partition, runs[1].log_partition, rtol=0, atol=1e-6)
+    assert np.allclose(runs[0].log_partition, runs[1].log_partition, rtol=2.0 ** -21, atol=1e-6)
     # the layout: messages of class c = 4 ("[0, 9]") lie outside the image and stay zero
     assert not messages[1][:, :, 4].any() and messages[1][:, :, :4].any()
+
+
+@pytest.mark.parametrize("low, high", [(-9, 6), (-30, 30)])
+def test_kernels_are_the_plain_loops_on_strong_tables(low, high):
+    """Tables like the piecewise ones (strongly repulsive, -9..6) and wide ones (range 60, near the
+    kernels' bound of 64): messages after 10 iterations within 2**-16 (~64 float32 roundings of
+    their largest entry, the rounding compounding over the iterations), beliefs within 1e-5."""
+    g = np.random.default_rng(7)
+    scores = g.normal(0, 3, (1, 6, 7, 9)).astype(np.float32)
+    theta = g.uniform(low, high, (len(LOOPY), 6, 6))
+    messages = [cold(scores, LOOPY), cold(scores, LOOPY)]
+    runs = [bp.run(scores, theta, LOOPY, iterations=10, damping=0.5, messages=m, backend=b)
+            for m, b in zip(messages, BACKENDS)]
+    scale = max(1.0, np.abs(messages[0]).max())
+    assert np.isfinite(messages[1]).all()
+    assert np.abs(messages[0] - messages[1]).max() <= 2.0 ** -16 * scale
+    assert np.abs(runs[0].nodes - runs[1].nodes).max() < 1e-5
+    assert np.abs(runs[0].pairs - runs[1].pairs).max() < 1e-5
+    assert np.allclose(runs[0].log_partition, runs[1].log_partition, rtol=2.0 ** -18, atol=1e-5)
+
+
+def test_kernels_refuse_tables_beyond_their_range():
+    """+-40 tables (range ~80) would underflow the kernels' float32 exps: a clear error, no NaN."""
+    scores, _ = model(0, 1, 4, 3, 4, LOOPY)
+    theta = np.random.default_rng(0).uniform(-40, 40, (len(LOOPY), 4, 4))
+    with pytest.raises(ValueError, match="theta: the LBP kernels need"):
+        bp.lbp(scores, theta, LOOPY)
+    assert np.isfinite(bp.lbp(scores, theta, LOOPY, backend="numpy")).all()  # the reference has no bound
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
