@@ -82,7 +82,8 @@ def validation_layer(scores, settings, inference, weights=None):
     `inference` (param_str keys method, burn_in, samples), with the training layer's name and blob
     shapes (settings' num_images) so a test net shares its theta."""
     gate = [] if weights is None else [weights]
-    chosen = {**deploy_settings(settings), "num_images": settings["num_images"], **inference}
+    size = {key: settings[key] for key in ("num_images",) if key in settings}  # absent: ParamError names it
+    chosen = {**deploy_settings(settings), **size, **inference}
     params.parse(json.dumps(chosen), params.VALIDATION, VALIDATION[1])
     return L.Python(scores, *gate, name=NAME, python_param={"module": VALIDATION[0], "layer": VALIDATION[1],
                                                             "param_str": json.dumps(chosen)})
