@@ -51,7 +51,7 @@ def check_data_unchanged(out, data_dir, record=False):
     path = out / "settings.json"
     if not path.is_file():
         return
-    val = validation_folder(data_dir) / "test.txt"
+    val = validation_folder(data_dir, TEST_NET_IMAGES) / "test.txt"  # the test nets' (tuning records its own)
     for key, sources in ((DATA_SHA1, [data_dir / "train.txt", data_dir / "test.txt"]),
                          (VALIDATION_SHA1, [val] if val.is_file() else [])):
         if not sources:  # generated again (the same bytes: a seeded generator) and checked then
@@ -77,21 +77,24 @@ def read_json(path):
         raise BadInput(f"{path}: not JSON ({e})") from None
 
 
-VAL_IMAGES, VAL_SEED = 200, 7  # the validation split: tuning's and the test nets' (never the test set)
+VAL_IMAGES, VAL_SEED = 200, 7  # the validation split of tuning (never the test set)
+# The test nets' validation split: the first 50 of the same (each image is drawn from its own seed,
+# so DATA-val50 holds DATA-val's first 50); 200 would cost 15-25% of an end-to-end stage's time.
+TEST_NET_IMAGES = 50
 
 
-def validation_folder(data_dir):
-    """DATA-val, beside the dataset DATA."""
-    return data_dir.with_name(data_dir.name + "-val")
+def validation_folder(data_dir, images=VAL_IMAGES):
+    """DATA-val (tuning's), or DATA-valN for a split of N images, beside the dataset DATA."""
+    return data_dir.with_name(data_dir.name + "-val" + ("" if images == VAL_IMAGES else str(images)))
 
 
 def validation_set(data_dir, height, width, images=VAL_IMAGES, seed=VAL_SEED):
-    """(folder, split) of the validation split: the test split of DATA-val, drawn with another
-    seed, generated when missing; BadInput naming the file when it holds another image count or
-    size."""
+    """(folder, split) of a validation split: the test split of validation_folder(), drawn with
+    another seed, generated when missing; BadInput naming the file when it holds another image
+    count or size."""
     import data
 
-    folder = validation_folder(data_dir)
+    folder = validation_folder(data_dir, images)
     if not (folder / "test.txt").is_file():
         data.make_dataset(folder, train=1, test=images, height=height, width=width, seed=seed,
                           workers=os.cpu_count(), progress=True)

@@ -96,9 +96,10 @@ def committed_prototxt():
     """{file name: text} of prototxt/: the default scale's nets, run from the repo root."""
     from nets import crf, prototxt
 
-    from .run_folder import VAL_IMAGES
+    from .run_folder import TEST_NET_IMAGES
 
     return prototxt.render(data="datasets/default", scores="scores/default", edges=crf.DEFAULT_EDGES, seed=0,
-                           net_dir="prototxt", snapshots="snapshots", validation="datasets/default-val",
-                           validation_scores="scores/default-val", validation_images=VAL_IMAGES,
+                           net_dir="prototxt", snapshots="snapshots",
+                           validation=f"datasets/default-val{TEST_NET_IMAGES}", validation_scores="scores/default-val",
+                           validation_images=TEST_NET_IMAGES,
                            **net_options(SCALES["default"]))

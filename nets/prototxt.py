@@ -64,9 +64,8 @@ LEARNING = {
 }
 
 
-# The test nets' CRF inference: cheap and stated (a pass over the default scale's 200 validation
-# images: 4 s for the separate stage, 8-17 s for the gated end-to-end one on 2 cores, measured for
-# issue 24); its figures are below the report's, whose Gibbs runs 20 burn-in and 50 sample sweeps.
+# The test nets' CRF inference: cheap and stated (the cost of a test pass per stage: the README); its
+# figures are below the report's, whose Gibbs runs 20 burn-in and 50 sample sweeps.
 VALIDATION_GIBBS = {"method": "gibbs", "burn_in": 1, "samples": 3}
 VALIDATION_PASSES = 4
 

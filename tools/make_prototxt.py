@@ -20,7 +20,7 @@ import argparse
 import sys
 
 from experiments import cli
-from experiments.run_folder import VAL_IMAGES
+from experiments.run_folder import TEST_NET_IMAGES
 from experiments.scales import SCALES, net_options
 from nets import prototxt
 from nets import crf
@@ -45,13 +45,13 @@ def main(argv=None):
     p.add_argument("--scores", default="scores/default",
                    help="folder of the stage-1 CNN's scores of the training images, stage 2's input "
                         "(written by tools/frozen_scores.py)")
-    p.add_argument("--validation", default="datasets/default-val",
+    p.add_argument("--validation", default=f"datasets/default-val{TEST_NET_IMAGES}",
                    help="validation dataset folder with test.txt, the test nets' images (never the test set); "
                         "'' for solvers without test nets (default %(default)s)")
     p.add_argument("--validation-scores", default="scores/default-val",
                    help="folder of the stage-1 CNN's scores of the validation images, the test nets' input in "
                         "stages 2 and 4 (default %(default)s)")
-    p.add_argument("--validation-images", type=cli.positive_int, default=VAL_IMAGES,
+    p.add_argument("--validation-images", type=cli.positive_int, default=TEST_NET_IMAGES,
                    help="images in the validation split (default %(default)s)")
     p.add_argument("--num-images", type=cli.positive_int, default=default["num_images"],
                    help="training images in the dataset (default %(default)s)")

@@ -19,7 +19,7 @@ from nets.scores import DATASETS, read_meta, write_scores
 from nets.weights import model_tables
 
 from ..evaluation import crf_inputs
-from ..run_folder import (VAL_IMAGES, check_data_unchanged, check_dataset, generate_dataset, run_folder,
+from ..run_folder import (TEST_NET_IMAGES, check_data_unchanged, check_dataset, generate_dataset, run_folder,
                           validation_folder, validation_set)
 from ..scales import net_options
 from ..stages import finished, run_stage, start_weights
@@ -42,8 +42,8 @@ def train(scale, data_dir, out, logs, tables):
         reused = finished(snapshots, stage, iters)
         if stage == "separate":
             ensure_scores(final["cnn"], data_dir / "train.txt", out / "scores", scale.train, scale)
-            ensure_scores(final["cnn"], validation_folder(data_dir) / "test.txt", out / VALIDATION_SCORES,
-                          VAL_IMAGES, scale)
+            ensure_scores(final["cnn"], validation_folder(data_dir, TEST_NET_IMAGES) / "test.txt",
+                          out / VALIDATION_SCORES, TEST_NET_IMAGES, scale)
         if stage != "cnn":  # each training image its own chain (the layer itself cannot read the files)
             check_chain_indices((out / "scores" if stage in STORED_SCORES else data_dir) / "train.txt", scale.train)
         weights = start_weights(stage, final, snapshots, tables, reused)
@@ -85,11 +85,11 @@ def replicate_locked(scale, settings, out, data_dir, have_dataset):
     logs.mkdir(parents=True, exist_ok=True)
     if not have_dataset:
         generate_dataset(data_dir, scale, settings["seed"])
-    val_dir, _ = validation_set(data_dir, scale.height, scale.width)  # the test nets' (generated when missing)
+    val_dir, _ = validation_set(data_dir, scale.height, scale.width, TEST_NET_IMAGES)  # the test nets'; generated when missing
     check_data_unchanged(out, data_dir, record=True)
     prototxt.write(net_dir, data=data_dir, scores=out / "scores", edges=settings["edges"], seed=settings["seed"],
                    snapshots=snapshots, snapshot_every=scale.snapshot_every, tables=settings["tables"],
-                   validation=val_dir, validation_scores=out / VALIDATION_SCORES, validation_images=VAL_IMAGES,
+                   validation=val_dir, validation_scores=out / VALIDATION_SCORES, validation_images=TEST_NET_IMAGES,
                    **net_options(scale))
     weights, stage_seconds = train(scale, data_dir, out, logs, settings["tables"])
 
