@@ -19,7 +19,7 @@ GIBBS_ITERS = {"separate": 1, "joint": 2, "gated_separate": 3}  # the stages' po
 
 
 def budget_of(stage, name, budget, run):
-    """(iterations, base_lr) of method `name`'s stage: the scale's Budget (keyed by the separate
+    """(iterations, base_lr) of method `name`'s stage: the regime's Budget (keyed by the separate
     method's name in both stages), base_lr by the rule in experiments.scales.COMPARISON (Gibbs
     ML's rate times its iterations over the method's); Gibbs ML's own for Gibbs ML."""
     gibbs = run.settings["iters"][GIBBS_ITERS[stage]]
@@ -32,8 +32,9 @@ def budget_of(stage, name, budget, run):
 def train(method, run, out, settings, budget):
     """(model, record {"iterations", "base_lr", "seconds", "seconds_per_iteration"}) of one
     method: `caffe train`'s wall time and its time per iteration once running, by its log (None
-    when unknown); piecewise's seconds are the counting time."""
-    if method.reused:
+    when unknown); piecewise's seconds are the counting time. Gibbs ML's model is the run's where
+    the run holds its stage, otherwise learned like the others (a comparison regime's own CNN)."""
+    if method.reused and method.stage in run.stages:
         iterations, base_lr = budget_of(method.stage, GIBBS, budget, run)
         return run.model(method.stage), {"iterations": iterations, "base_lr": base_lr, **_times(run.log(method.stage))}
     if method.layer is None:

@@ -75,11 +75,14 @@ GIBBS_OF_STAGE = {"separate": GIBBS, "joint": GIBBS + "_joint", "gated_separate"
 
 
 def chosen(budget):
-    """The methods a scale's budget ({stage: {method: Budget}}) runs, separate ones first: Gibbs
-    ML and piecewise always, the others where the budget names them."""
+    """The methods a regime's budget ({stage: {method: Budget}}) runs, separate ones first: Gibbs
+    ML and piecewise always, the other separate ones where the budget names them, and of another
+    stage, Gibbs ML's where the budget has the stage and the others it names there."""
     def runs(method):
-        name = method.base or method.key
-        return method.reused or method.layer is None or name in budget.get(method.stage, {})
+        if method.stage == "separate" and (method.key == GIBBS or method.layer is None):
+            return True
+        stage = budget.get(method.stage)
+        return stage is not None and (method.reused or (method.base or method.key) in stage)
     return [m for m in SEPARATE + JOINT + GATED if runs(m)]
 
 

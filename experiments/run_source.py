@@ -14,6 +14,7 @@ from .scales import STAGES
 class Run:
     folder: Path
     settings: dict  # as recorded: scale, train, test, height, width, iters, batch_size, edges, seed, data, ...
+    stages: tuple = STAGES  # the stages whose models it holds (a comparison regime's own source: "cnn")
 
     def model(self, stage):
         return self.folder / "models" / f"{stage}.caffemodel"

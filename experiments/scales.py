@@ -54,36 +54,100 @@ class Budget:
     base_lr: float = None      # Adam's; None: the rule below
 
 
-# The learning comparison's budget per scale: {stage: {method: Budget}}; a method missing from
-# "joint" is not trained end to end at that scale. Gibbs ML is the replication run's own models
-# (Scale.iters, the Gibbs stages' rates in nets.prototxt.LEARNING). A method's base_lr, unless
-# given, is the Gibbs stage's times (Gibbs ML's iterations / its own): the same rate for the same
-# iterations, and where a method's steps cost too much for as many, a rate that lets Adam (whose
-# steps are at most about base_lr per entry) move theta as far. That rule is stated, not tuned;
-# tools/tune.py --stage separate --method M --iterations N chooses one on a generated validation
-# set; a Budget with a base_lr cites that record (nets/tuning/separate-M.json).
+@dataclass(frozen=True)
+class Regime:
+    """One unary strength the learning comparison runs at: its stage-1 CNN and the stages' budgets."""
+    stages: dict               # {stage: {method: Budget}}; a stage missing: none of its methods here
+    cnn_iterations: int = None  # stage 1 of the default design from scratch for this many steps;
+                               # None: the replication run's own CNN (and its Gibbs ML models)
+    train_images: int = None   # every stage learns on the first this many training images; None: all
+    gibbs: int = None          # Gibbs ML's separate iterations where it is learned here (not the run's)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    test_images: int           # the first this many test images score every regime and method
+    regimes: dict              # {name: Regime}, "default" first
+
+
+# The learning comparison's budget per scale (experiments/compare). In the default regime Gibbs ML
+# is the replication run's own models (Scale.iters, the Gibbs stages' rates in
+# nets.prototxt.LEARNING); in the others it is learned here with the run's stage-2 solver at
+# Regime.gibbs steps. A method missing from a regime's "joint" / "gated_separate" is not trained
+# that way there. A method's base_lr, unless given, is the Gibbs stage's times (Gibbs ML's
+# iterations / its own): the same rate for the same iterations, and where a method's steps cost
+# too much for as many, a rate that lets Adam (whose steps are at most about base_lr per entry)
+# move theta as far. That rule is stated, not tuned; tools/tune.py --stage separate --method M
+# --iterations N chooses one on a generated validation set; a Budget with a base_lr cites that
+# record (nets/tuning/separate-M.json).
+# Budget rule within a regime: every learner on stored scores gets about the same wall time.
+# The weak and low-data regimes' learners at the default scale: about 0.75 minutes each (Gibbs ML
+# 2500 steps: 10 sweeps per chain of 2000 images).
+LOW_BUDGET = {"separate": {"potts": Budget(2500), "pseudo_likelihood": Budget(800), "meanfield": Budget(30),
+                           "loopy_bp": Budget(10)}}
 COMPARISON = {
-    # For the test suite: measured per iteration on the loaded 2-core machine, Gibbs 0.05 s,
-    # Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; about 3-4 minutes in all.
-    "tiny": {"separate": {"potts": Budget(150), "pseudo_likelihood": Budget(150), "meanfield": Budget(20)},
-             "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)},
-             "gated_separate": {"pseudo_likelihood": Budget(96), "meanfield": Budget(10)}},
-    # About Gibbs ML's training time each, per step on stored scores at 120x160, batch 8 on 2 cores
-    # (measured by tools/tune.py): Gibbs and Potts 16 ms (10000 steps: 2.6 min), pseudo-likelihood
-    # 54 ms, mean field (T=5) 1.4 s; end to end, every step is mostly the CNN's, so pseudo-likelihood
-    # gets Gibbs ML's 1500; unrolled mean field would need 40 minutes for as many and is left out.
-    # Rates: nets/tuning/separate-pseudo_likelihood.json, separate-meanfield.json; Potts is Gibbs
-    # ML's learner on a restricted table, at its rate and iterations. The image-dependent model's
-    # stage (from each method's own separate tables): about Gibbs ML's gated stage's time each,
-    # the rates by the rule.
-    "default": {"separate": {"potts": Budget(10000), "pseudo_likelihood": Budget(2000, 5e-4),
-                             "meanfield": Budget(100, 1e-2)},
-                "joint": {"pseudo_likelihood": Budget(1500)},
-                "gated_separate": {"pseudo_likelihood": Budget(1200), "meanfield": Budget(60)}},
-    "paper": {"separate": {"potts": Budget(4000), "pseudo_likelihood": Budget(1000), "meanfield": Budget(60)},
-              "joint": {"pseudo_likelihood": Budget(500)},
-              "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}},
+    # For the test suite: the default regime measured per iteration on the loaded 2-core machine,
+    # Gibbs 0.05 s, Potts 0.06 s, pseudo-likelihood 0.24 s, mean field (T=5) 2.1 s; the weak and
+    # low-data regimes with token budgets (a few seconds each: the machinery, not the figures).
+    "tiny": Comparison(test_images=16, regimes={
+        "default": Regime({"separate": {"potts": Budget(150), "pseudo_likelihood": Budget(150),
+                                        "meanfield": Budget(20), "loopy_bp": Budget(10)},
+                           "joint": {"pseudo_likelihood": Budget(60), "meanfield": Budget(5)},
+                           "gated_separate": {"pseudo_likelihood": Budget(96), "meanfield": Budget(10)}}),
+        "weak": Regime({"separate": {"potts": Budget(24), "pseudo_likelihood": Budget(12), "meanfield": Budget(2),
+                                     "loopy_bp": Budget(2)}}, cnn_iterations=24, gibbs=24),
+        "low_data": Regime({"separate": {"potts": Budget(24), "pseudo_likelihood": Budget(12), "meanfield": Budget(2),
+                                         "loopy_bp": Budget(2)}}, cnn_iterations=48, train_images=24, gibbs=24)}),
+    # Cost model (measured on a quiet 2-core machine at 120x160; COSTS below): per training step at
+    # batch 8 on stored scores Gibbs / Potts 0.016-0.020 s, pseudo-likelihood 0.054 s, unrolled
+    # mean field (T=5) 1.4 s, loopy BP (T=5) ~4 s; an end-to-end step 0.18-0.25 s; a stage-1 CNN
+    # step 0.17 s; the CNN's scores ~0.015 s per training image. Inference per test image: stationary
+    # Gibbs (20+50 sweeps) 0.10 s, mean field (10 it.) 0.21 s, ICM 0.025 s, LBP (10 it.) 0.70 s;
+    # gated Gibbs 0.13 s, mean field 0.49 s, ICM 0.056 s (no LBP for gated models).
+    # Planned minutes (tools/compare_learning.py prints this plan from COSTS), 50 test images:
+    #   regime     CNN + scores    learners                              evaluation            total
+    #   default    0 (the run's)   15.4: Potts 3.0, PL 1.8, MF 2.3,      8.6 (8 stationary x4,  24.1
+    #                              LBP 2.7, PL end to end 3.1, gated     3 gated x3)
+    #                              PL 1.0, gated MF 1.5
+    #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       5.2 (6 stationary x4)   9.7
+    #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    5.2                    10.2
+    #   all regimes: 44 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
+    # LBP inference is 2/3 of the evaluation (0.70 s an image); a faster LBP leaves room for more
+    # test images (update COSTS and test_images together).
+    # The first 50 test images only (the same for every regime and method): intervals about
+    # sqrt(500/50) = 3.2x as wide as on all 500.
+    # Default regime: the separate learners at about Gibbs ML's 2.7 minutes each (pseudo-likelihood
+    # 2000 and mean field 100 steps at their tuned rates: nets/tuning/separate-pseudo_likelihood.json,
+    # separate-meanfield.json; loopy BP 40 steps by the rule); end to end, pseudo-likelihood at half
+    # of Gibbs ML's 1500 steps by the rule (unrolled mean field and loopy BP would need 40+ minutes);
+    # the image-dependent stage at half its former budget, the rates by the rule.
+    # Weak: stage 1 of the default design for 150 steps (a short measurement, max_iter 400, first
+    # 100 test images: 0.38 at 50 steps, 0.48 at 100, 0.52 at 150, 0.52 at 200, 0.54 at 250);
+    # low-data: stage 1 on the first 200 images for 500 steps (20 epochs; the default CNN has 15).
+    "default": Comparison(test_images=50, regimes={
+        "default": Regime({"separate": {"potts": Budget(10000), "pseudo_likelihood": Budget(2000, 5e-4),
+                                        "meanfield": Budget(100, 1e-2), "loopy_bp": Budget(40)},
+                           "joint": {"pseudo_likelihood": Budget(750)},
+                           "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}}),
+        "weak": Regime(LOW_BUDGET, cnn_iterations=150, gibbs=2500),
+        "low_data": Regime(LOW_BUDGET, cnn_iterations=500, train_images=200, gibbs=2500)}),
+    "paper": Comparison(test_images=60, regimes={
+        "default": Regime({"separate": {"potts": Budget(4000), "pseudo_likelihood": Budget(1000),
+                                        "meanfield": Budget(60), "loopy_bp": Budget(15)},
+                           "joint": {"pseudo_likelihood": Budget(500)},
+                           "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}})}),
 }
+
+# Measured seconds at the default scale (120x160, batch 8, 2 quiet cores): the plan's cost model
+# (experiments.compare.plan), scaled by pixels for other scales.
+COSTS = {
+    "step": {"gibbs_ml": 0.018, "potts": 0.018, "pseudo_likelihood": 0.054, "meanfield": 1.4, "loopy_bp": 4.0,
+             "joint": 0.25, "gated_separate": 0.1, "gated_separate_meanfield": 3.0, "cnn": 0.17},
+    "score_image": 0.015,  # the CNN's scores of one training image
+    "infer_image": {"gibbs": 0.10, "meanfield": 0.214, "icm": 0.025, "lbp": 0.70},
+    "infer_image_gated": {"gibbs": 0.134, "meanfield": 0.49, "icm": 0.056},
+}
+DEFAULT_PIXELS = 120 * 160
 
 
 def net_options(scale):

@@ -1,14 +1,21 @@
-"""Every compared model with every inference method on the test set, each scored by
-experiments.evaluation.score. A CNN's test scores are computed once: the stage-1 CNN's serve
-every separate method (and the CNN-alone line), each end-to-end model's its own rows; a gated
-model's scores and weights come from its own deploy net."""
+"""Every compared model with every inference method on the comparison's test images, each scored
+by experiments.evaluation.score. A CNN's test scores are computed once: the regime's stage-1 CNN's
+serve every separate method (and the CNN-alone line), each end-to-end model's its own rows; a gated
+model's scores and weights come from its own deploy net. Gated models have no LBP inference
+(sampler.belief_propagation is for stationary tables): their "lbp" entry is absent."""
 import time
 
 from nets.weights import model_tables
 
-from ..evaluation import crf_inputs, model_labels, score
+from ..evaluation import crf_inputs, model_labels, paired_gain, score
+from ..scales import GATED
 
-INFERENCES = ("gibbs", "meanfield", "icm")
+INFERENCES = ("gibbs", "meanfield", "icm", "lbp")
+
+
+def inferences(method):
+    """The inference methods a method's model is scored with."""
+    return tuple(i for i in INFERENCES if not (i == "lbp" and method.stage in GATED))
 
 
 def evaluate(methods, models, cnn_model, test, burn_in, samples):
@@ -23,9 +30,15 @@ def evaluate(methods, models, cnn_model, test, burn_in, samples):
         tables = model_tables(model)
         inputs = stage1 if method.stage == "separate" else crf_inputs(model, test["depth"], tables)
         results[method.key] = {}
-        for inference in INFERENCES:
+        for inference in inferences(method):
             started = time.perf_counter()
             preds = model_labels(model, test["depth"], inference, burn_in=burn_in, samples=samples, inputs=inputs)
             results[method.key][inference] = {**score(test["label"], preds, test["depth"]),
                                               "seconds": time.perf_counter() - started}
     return results, cnn
+
+
+def over_cnn(results, cnn):
+    """{inference: {method key: paired gain of the method's CRF over the CNN alone}}."""
+    return {inference: {key: paired_gain(rows[inference], cnn) for key, rows in results.items() if inference in rows}
+            for inference in INFERENCES}
