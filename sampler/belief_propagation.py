@@ -1,10 +1,11 @@
 """Sum-product loopy belief propagation on the CRF's own edge classes and tables (Chen, Schwing,
 Yuille and Urtasun 2015 learn with its beliefs in place of marginals; sampler/learning/loopy_bp.py).
 
-Messages, log domain, float32: messages[n, 0, c] (H, W, L) at pixel j is the message into j from
-i = j - d_c along class c's edge; messages[n, 1, c] at pixel i the message into i from
-j = i + d_c; zero where that neighbour lies outside the image. Labels last, so that a kernel
-reads one pixel's message as one contiguous row. All zero is the cold (uniform) start.
+Messages, log domain, float32: messages[n, 0, c] (H, L, W) at pixel j = (y, x), [y, :, x], is
+the message into j from i = j - d_c along class c's edge; messages[n, 1, c] at pixel i the
+message into i from j = i + d_c; zero where that neighbour lies outside the image. Label-major
+rows, so that the kernels read and write a row's messages of one label contiguously (vectors
+across pixels). All zero is the cold (uniform) start.
 
 One iteration (parallel, "flooding"): with a_i = u_i + every message into i, every edge
 (i, j = i + d_c) gets, from the previous iteration's messages,
@@ -32,7 +33,7 @@ Beliefs = collections.namedtuple("Beliefs", "nodes pairs log_partition")
 
 
 def message_shape(num_images, num_classes, num_labels, height, width):
-    return (num_images, 2, num_classes, height, width, num_labels)
+    return (num_images, 2, num_classes, height, num_labels, width)
 
 
 def message_bytes(num_images, num_classes, num_labels, height, width):
@@ -45,7 +46,7 @@ def run(scores, theta, offsets, *, iterations=10, damping=0.5, messages=None, pa
     log_partition (N,) float64) after `iterations` iterations; pairs and log_partition are None
     when pairs is False (inference needs neither).
 
-    messages: None starts every image cold; else a (N, 2, C, H, W, L) float32 array, the start,
+    messages: None starts every image cold; else a (N, 2, C, H, L, W) float32 array, the start,
     overwritten with the final messages (the warm start). backend "numpy": the plain loops of
     lbp_reference.py; any other: the Numba kernels (the CPU).
     """
@@ -66,19 +67,19 @@ def run(scores, theta, offsets, *, iterations=10, damping=0.5, messages=None, pa
     pair_sum = np.zeros((len(offsets), num_labels, num_labels)) if pairs else None
     log_partition = np.zeros(n) if pairs else None
     for k in range(n):
-        unary = np.ascontiguousarray(scores[k].transpose(1, 2, 0), dtype=np.float64)
+        unary = np.ascontiguousarray(scores[k].transpose(1, 0, 2), dtype=np.float64)  # (H, L, W)
         if messages is None:
             cold[...] = 0
         image = cold if messages is None else messages[k]
         method.iterate(unary, image, theta, offsets, iterations, float(damping))
         total = unary + image.sum(axis=(0, 1), dtype=np.float64)
         log_b = total - _logsumexp(total)
-        nodes[k] = np.exp(log_b).transpose(2, 0, 1)
+        nodes[k] = np.exp(log_b).transpose(1, 0, 2)
         if pairs:
             at_edges, edge_term = method.pair_beliefs(unary, image, theta, offsets)
             pair_sum += at_edges
             b = np.exp(log_b)
-            entropy = -(b * log_b).sum(axis=2)
+            entropy = -(b * log_b).sum(axis=1)
             log_partition[k] = (b * unary).sum() + ((1 - _degrees(offsets, h, w)) * entropy).sum() + edge_term
     return Beliefs(nodes, pair_sum, log_partition)
 
@@ -96,5 +97,6 @@ def _degrees(offsets, h, w):
 
 
 def _logsumexp(total):
-    top = total.max(axis=-1, keepdims=True)
-    return top + np.log(np.exp(total - top).sum(axis=-1, keepdims=True))
+    """log sum exp over the labels of (H, L, W)."""
+    top = total.max(axis=1, keepdims=True)
+    return top + np.log(np.exp(total - top).sum(axis=1, keepdims=True))

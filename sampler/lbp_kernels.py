@@ -25,7 +25,9 @@ import math
 import numba
 import numpy as np
 
-from .backends.numba_backend import _exp32  # float32 exp on [-87, 0] (its 2**k: k >= -126)
+from .backends.numba_backend import LANES, _exp32, _vbroadcast, _vfma, _vload, _vstore, _vzero
+
+BLOCK = 2 * LANES  # senders per step of _product
 
 SPREAD = 64.0
 LOWEST = np.float32(-87.0)
@@ -38,17 +40,17 @@ ONE, HALF, TWO = np.float32(1.0), np.float32(0.5), np.float32(2.0)
 
 
 def exp_tables(theta):
-    """(T, shift): T[c, l, m] = exp(theta[c, l, m] - shift[c, m]), shift[c, m] = max_l theta[c, l, m];
+    """(T, shift): T[c, l * L + m] = exp(theta[c, l, m] - shift[c, m]), shift[c, m] = max_l theta[c, l, m];
     float32, sender's label first. For messages backward along an edge pass theta transposed."""
     theta = _checked(theta)
     shift = theta.max(axis=1)
-    return (np.ascontiguousarray(np.exp(theta - shift[:, None, :]), dtype=np.float32),
+    return (np.ascontiguousarray(np.exp(theta - shift[:, None, :]).reshape(len(theta), -1), dtype=np.float32),
             np.ascontiguousarray(shift, dtype=np.float32))
 
 
 def iterate(unary, messages, theta, offsets, iterations, damping):
-    """`iterations` damped parallel updates of messages (2, C, H, W, L) float32, in place, for
-    unary (H, W, L) float64 (belief_propagation.py gives the layout and the update)."""
+    """`iterations` damped parallel updates of messages (2, C, H, L, W) float32, in place, for
+    unary (H, L, W) float64 (belief_propagation.py gives the layout and the update)."""
     forward, forward_shift = exp_tables(theta)
     backward, backward_shift = exp_tables(np.transpose(theta, (0, 2, 1)))
     total = np.empty(unary.shape)
@@ -66,10 +68,11 @@ def pair_beliefs(unary, messages, theta, offsets):
     table = np.exp(theta - shift[:, None, None]).astype(np.float32)
     total = np.empty(unary.shape)
     totals(unary, messages, total)
-    h, num_labels = unary.shape[0], unary.shape[2]
+    h, num_labels = unary.shape[:2]
     rows = np.zeros((h, len(offsets), num_labels, num_labels))
     terms = np.zeros(h)
-    _pairs(total, messages, table, shift, offsets, rows, terms)
+    _pairs(total, messages, table.reshape(len(table), -1), np.ascontiguousarray(table.transpose(0, 2, 1)).reshape(
+        len(table), -1), shift, offsets, rows, terms)
     return rows.sum(axis=0), terms.sum()
 
 
@@ -84,16 +87,15 @@ def _checked(theta):
 
 @numba.njit(parallel=True, cache=True)
 def totals(unary, messages, total):
-    """total[y, x] = unary[y, x] + every message into (y, x), float64."""
-    _, num_classes, h, w, num_labels = messages.shape
+    """total[y, :, x] = unary[y, :, x] + every message into (y, x), float64."""
+    _, num_classes, h, num_labels, w = messages.shape
     for y in numba.prange(h):
-        for x in range(w):
-            for l in range(num_labels):
-                total[y, x, l] = unary[y, x, l]
-            for d in range(2):
-                for c in range(num_classes):
-                    for l in range(num_labels):
-                        total[y, x, l] += messages[d, c, y, x, l]
+        total[y] = unary[y]
+        for d in range(2):
+            for c in range(num_classes):
+                for l in range(num_labels):
+                    for x in range(w):
+                        total[y, l, x] += messages[d, c, y, l, x]
 
 
 @numba.njit(cache=True, fastmath={"contract"}, error_model="numpy")
@@ -120,16 +122,21 @@ def _log32(values, exponents, mantissas):
         values[m] = (exponents[m] - EXPONENT_ZERO + big) * LN2 + TWO * t * p
 
 
-@numba.njit(cache=True)
-def _cavities(total, y, x, into, cavity, above, k):
-    """cavity[:, k] = a - max a (float32) for the cavity a = total[y, x] - into (float64); above[k] = max a."""
-    num_labels = cavity.shape[0]
-    top = -np.inf
+@numba.njit(cache=True, error_model="numpy", fastmath={"nnan", "ninf"})
+def _cavities(total, into, x, n, span, block, top):
+    """block[l * span + k] = a(l) - max a (float32) for the cavity a = total[:, x + k] - into[:, x + k]
+    (float64; total, into: one image row, (L, W)), k < n; 0 in the padding n <= k < span.
+    top (float64, >= n): scratch."""
+    num_labels = total.shape[0]
+    top[:n] = -np.inf
     for l in range(num_labels):
-        top = max(top, total[y, x, l] - into[l])
+        for k in range(n):
+            top[k] = max(top[k], total[l, x + k] - into[l, x + k])
     for l in range(num_labels):
-        cavity[l, k] = np.float32(total[y, x, l] - into[l] - top)
-    above[k] = top
+        row = block[l * span:(l + 1) * span]
+        for k in range(n):
+            row[k] = np.float32(total[l, x + k] - into[l, x + k] - top[k])
+        row[n:] = 0.0
 
 
 @numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
@@ -139,32 +146,91 @@ def _exps(block):
         block[q] = _exp32(max(block[q], LOWEST))
 
 
-@numba.njit(cache=True, error_model="numpy", fastmath={"contract"})
-def _messages(cavity, table, shift, out, exponents, mantissas):
-    """out[m, k] = the message of sender k, of cavity[:, k] (a - max a, float32), at label m, less
-    its maximum over m. Blocks are label-major (L, n) so that every loop runs over the n senders:
-    long, contiguous, vectorised. cavity is overwritten; exponents, mantissas (L * n,): scratch."""
-    num_labels, n = cavity.shape
-    _exps(cavity.reshape(num_labels * n))
-    out[:] = 0.0
-    for m in range(num_labels):
-        for l in range(num_labels):
-            weight = table[l, m]
-            for k in range(n):
-                out[m, k] += cavity[l, k] * weight
-    flat = out.reshape(num_labels * n)
-    for q in range(num_labels * n):
+@numba.njit(cache=True)
+def _product(e, table, num_labels, span, out):
+    """out[m * span + k] = sum_l e[l * span + k] table[l * L + m] (label-major blocks, span a multiple
+    of BLOCK), summed in the order of l from 0 by fused multiply-adds. Per BLOCK senders, 4 labels m
+    at a time: 8 accumulators in registers, enough to hide the FMA latency; past L a group repeats
+    label L - 1 (the same sum, stored twice)."""
+    last = num_labels - 1
+    for k in range(0, span, BLOCK):
+        for m0 in range(0, num_labels, 4):
+            m1, m2, m3 = min(m0 + 1, last), min(m0 + 2, last), min(m0 + 3, last)
+            a0, a1, a2, a3 = _vzero(), _vzero(), _vzero(), _vzero()
+            b0, b1, b2, b3 = _vzero(), _vzero(), _vzero(), _vzero()
+            for l in range(num_labels):
+                low, high = _vload(e, l * span + k), _vload(e, l * span + k + LANES)
+                row = l * num_labels
+                t = _vbroadcast(table, row + m0)
+                a0, b0 = _vfma(low, t, a0), _vfma(high, t, b0)
+                t = _vbroadcast(table, row + m1)
+                a1, b1 = _vfma(low, t, a1), _vfma(high, t, b1)
+                t = _vbroadcast(table, row + m2)
+                a2, b2 = _vfma(low, t, a2), _vfma(high, t, b2)
+                t = _vbroadcast(table, row + m3)
+                a3, b3 = _vfma(low, t, a3), _vfma(high, t, b3)
+            _vstore(out, m0 * span + k, a0)
+            _vstore(out, m0 * span + k + LANES, b0)
+            _vstore(out, m1 * span + k, a1)
+            _vstore(out, m1 * span + k + LANES, b1)
+            _vstore(out, m2 * span + k, a2)
+            _vstore(out, m2 * span + k + LANES, b2)
+            _vstore(out, m3 * span + k, a3)
+            _vstore(out, m3 * span + k + LANES, b3)
+
+
+@numba.njit(cache=True)
+def _outer(e_i, e_j, num_labels, span, out, lanes):
+    """out[l * L + m] = sum_k e_i[l * span + k] e_j[m * span + k] (label-major blocks, span a multiple
+    of BLOCK), LANES partial sums by fused multiply-adds, 4 labels m at a time (as _product);
+    lanes (4 LANES): scratch."""
+    last = num_labels - 1
+    for l in range(num_labels):
+        for m0 in range(0, num_labels, 4):
+            m1, m2, m3 = min(m0 + 1, last), min(m0 + 2, last), min(m0 + 3, last)
+            a0, a1, a2, a3 = _vzero(), _vzero(), _vzero(), _vzero()
+            for k in range(0, span, LANES):
+                x = _vload(e_i, l * span + k)
+                a0 = _vfma(x, _vload(e_j, m0 * span + k), a0)
+                a1 = _vfma(x, _vload(e_j, m1 * span + k), a1)
+                a2 = _vfma(x, _vload(e_j, m2 * span + k), a2)
+                a3 = _vfma(x, _vload(e_j, m3 * span + k), a3)
+            _vstore(lanes, 0, a0)
+            _vstore(lanes, LANES, a1)
+            _vstore(lanes, 2 * LANES, a2)
+            _vstore(lanes, 3 * LANES, a3)
+            row = l * num_labels
+            out[row + m0], out[row + m1] = lanes[:LANES].sum(), lanes[LANES:2 * LANES].sum()
+            out[row + m2], out[row + m3] = lanes[2 * LANES:3 * LANES].sum(), lanes[3 * LANES:].sum()
+
+
+@numba.njit(cache=True, error_model="numpy", fastmath={"contract", "nnan", "ninf"})
+def _messages(cavity, table, shift, num_labels, span, out, exponents, mantissas, best):
+    """out[m * span + k] = the message of sender k, of cavity[:, k] (a - max a, float32), at label m,
+    before its maximum over m, best[k], is subtracted. Label-major blocks (L, span): every loop runs
+    over the senders, contiguous and vectorised. cavity is overwritten; exponents, mantissas: scratch."""
+    size = num_labels * span
+    _exps(cavity[:size])
+    _product(cavity, table, num_labels, span, out)
+    flat = out[:size]
+    for q in range(size):
         flat[q] = max(flat[q], TINY)
-    _log32(flat, exponents, mantissas)
-    best = cavity[0]  # scratch now
-    best[:] = -np.inf
+    _log32(flat, exponents[:size], mantissas[:size])
+    best[:span] = -np.inf
     for m in range(num_labels):
+        row = out[m * span:(m + 1) * span]
+        for k in range(span):
+            row[k] += shift[m]
+            best[k] = max(best[k], row[k])
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _damp(new, best, target, x, n, span, keep, damping):
+    """target[:, x + k] <- keep target[:, x + k] + damping (new[:, k] - best[k]), k < n."""
+    for l in range(target.shape[0]):
+        row = new[l * span:(l + 1) * span]
         for k in range(n):
-            out[m, k] += shift[m]
-            best[k] = max(best[k], out[m, k])
-    for m in range(num_labels):
-        for k in range(n):
-            out[m, k] -= best[k]
+            target[l, x + k] = keep * target[l, x + k] + damping * (row[k] - best[k])
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy")
@@ -172,80 +238,79 @@ def _update(total, messages, forward, forward_shift, backward, backward_shift, o
     """Both messages of every edge (i, j = i + d_c), a row of i's edges of one class at a time.
     Each edge owns its two slots ([0, c] at j, [1, c] at i) and reads only them and the totals:
     the update is parallel (every message from the previous iteration's) and race-free."""
-    _, num_classes, h, w, num_labels = messages.shape
+    _, num_classes, h, num_labels, w = messages.shape
     keep = np.float32(1.0) - damping
+    size = num_labels * _padded(w)
     for y in numba.prange(h):
-        size = num_labels * w
-        cavities_i, cavities_j, new = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
-        exponents, mantissas, tops = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(w)
+        at_i, at_j, new = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32)
+        exponents, mantissas = np.empty(size, np.float32), np.empty(size, np.float32)
+        best, top = np.empty(_padded(w), np.float32), np.empty(w)
         for c in range(num_classes):
             dy, dx = offsets[c, 0], offsets[c, 1]
             first, stop = max(0, -dx), min(w, w - dx)
             if y + dy >= h or stop <= first:
                 continue
             n = stop - first
-            at_i, at_j = cavities_i[:num_labels * n].reshape((num_labels, n)), cavities_j[:num_labels * n].reshape(
-                (num_labels, n))
-            into_j, into_i = messages[0, c, y + dy, first + dx:stop + dx], messages[1, c, y, first:stop]
-            for k in range(n):  # the cavities, label-major, before either message is replaced
-                _cavities(total, y, first + k, into_i[k], at_i, tops, k)
-                _cavities(total, y + dy, first + dx + k, into_j[k], at_j, tops, k)
-            for sender, table, shift, target in ((at_i, forward, forward_shift, into_j),
-                                                 (at_j, backward, backward_shift, into_i)):
-                block = new[:num_labels * n].reshape((num_labels, n))
-                _messages(sender, table[c], shift[c], block, exponents[:num_labels * n], mantissas[:num_labels * n])
-                for k in range(n):
-                    for l in range(num_labels):
-                        target[k, l] = keep * target[k, l] + damping * block[l, k]
+            span = _padded(n)
+            into_j, into_i = messages[0, c, y + dy], messages[1, c, y]
+            _cavities(total[y], into_i, first, n, span, at_i, top)  # both before either message is replaced
+            _cavities(total[y + dy], into_j, first + dx, n, span, at_j, top)
+            _messages(at_i, forward[c], forward_shift[c], num_labels, span, new, exponents, mantissas, best)
+            _damp(new, best, into_j, first + dx, n, span, keep, damping)
+            _messages(at_j, backward[c], backward_shift[c], num_labels, span, new, exponents, mantissas, best)
+            _damp(new, best, into_i, first, n, span, keep, damping)
+
+
+@numba.njit(cache=True)
+def _padded(n):
+    """n rounded up to a multiple of BLOCK (_product's senders at a time)."""
+    return -(-n // BLOCK) * BLOCK
 
 
 @numba.njit(parallel=True, cache=True, error_model="numpy", fastmath={"reassoc", "contract"})
-def _pairs(total, messages, table, shift, offsets, rows, terms):
+def _pairs(total, messages, table, transposed, shift, offsets, rows, terms):
     """Per row y of i: rows[y, c] += the pair beliefs b(l, m) = e_i(l) T(l, m) e_j(m) / z of the
     edges (i, i + d_c), terms[y] += their log Z_e - E_b[a_i + a_j] (a: the two ends' cavities,
     d = a - max a, e = exp(d), T = exp(theta - max theta), z: the sum of the numerators, so
     log Z_e - E_b[a_i + a_j] = max theta + log z - E_b[d_i + d_j], without the cancellation of
     the a's hundreds). Label-major blocks of a row's edges, as in _update; sums in any order
-    ("reassoc"), so that they vectorise."""
-    _, num_classes, h, w, num_labels = messages.shape
-    size = num_labels * w
+    ("reassoc"), so that they vectorise. table, transposed: T and its transpose, flat (C, L * L)."""
+    _, num_classes, h, num_labels, w = messages.shape
+    size = num_labels * _padded(w)
     for y in numba.prange(h):
-        buffers = np.empty((6, size), np.float32)
-        z, expected, tops = np.empty(w, np.float32), np.empty(w, np.float32), np.empty(w)
+        d_i, d_j, e_i, e_j = np.empty(size, np.float32), np.empty(size, np.float32), np.empty(size, np.float32), \
+            np.empty(size, np.float32)
+        by_row, by_column = np.empty(size, np.float32), np.empty(size, np.float32)
+        z, expected, top = np.empty(w, np.float32), np.empty(w, np.float32), np.empty(w)
+        pairs, lanes = np.empty(num_labels * num_labels, np.float32), np.empty(4 * LANES, np.float32)
         for c in range(num_classes):
             dy, dx = offsets[c, 0], offsets[c, 1]
             first, stop = max(0, -dx), min(w, w - dx)
             if y + dy >= h or stop <= first:
                 continue
             n = stop - first
-            d_i, d_j, e_i, e_j, by_row, by_column = [buffers[q, :num_labels * n].reshape((num_labels, n))
-                                                     for q in range(6)]
-            for k in range(n):
-                _cavities(total, y, first + k, messages[1, c, y, first + k], d_i, tops, k)
-                _cavities(total, y + dy, first + dx + k, messages[0, c, y + dy, first + dx + k], d_j, tops, k)
+            span = _padded(n)
+            _cavities(total[y], messages[1, c, y], first, n, span, d_i, top)
+            _cavities(total[y + dy], messages[0, c, y + dy], first + dx, n, span, d_j, top)
             e_i[:], e_j[:] = d_i, d_j
-            _exps(e_i.reshape(num_labels * n))
-            _exps(e_j.reshape(num_labels * n))
-            by_row[:], by_column[:] = 0.0, 0.0  # sum_m T(l, m) e_j(m), sum_l e_i(l) T(l, m)
-            for l in range(num_labels):
-                for m in range(num_labels):
-                    weight = table[c, l, m]
-                    for k in range(n):
-                        by_row[l, k] += weight * e_j[m, k]
-                        by_column[m, k] += weight * e_i[l, k]
+            _exps(e_i[:num_labels * span])
+            _exps(e_j[:num_labels * span])
+            _product(e_j, transposed[c], num_labels, span, by_row)  # sum_m T(l, m) e_j(m)
+            _product(e_i, table[c], num_labels, span, by_column)  # sum_l e_i(l) T(l, m)
             z[:n], expected[:n] = 0.0, 0.0
             for l in range(num_labels):
+                q = l * span
                 for k in range(n):
-                    z[k] += e_i[l, k] * by_row[l, k]
-                    expected[k] += d_i[l, k] * e_i[l, k] * by_row[l, k] + d_j[l, k] * e_j[l, k] * by_column[l, k]
+                    z[k] += e_i[q + k] * by_row[q + k]
+                    expected[k] += (d_i[q + k] * e_i[q + k] * by_row[q + k]
+                                    + d_j[q + k] * e_j[q + k] * by_column[q + k])
             for k in range(n):
                 terms[y] += shift[c] + math.log(max(z[k], TINY)) - expected[k] / z[k]
             for l in range(num_labels):
+                q = l * span
                 for k in range(n):
-                    e_i[l, k] /= z[k]
-            for l in range(num_labels):
-                for m in range(num_labels):
-                    pair = np.float32(0.0)
-                    for k in range(n):
-                        pair += e_i[l, k] * e_j[m, k]
-                    rows[y, c, l, m] += table[c, l, m] * pair
+                    e_i[q + k] /= z[k]
+                e_i[q + n:q + span] = 0.0  # the padding out of _outer's sums
+            _outer(e_i, e_j, num_labels, span, pairs, lanes)
+            for q in range(num_labels * num_labels):
+                rows[y, c, q // num_labels, q % num_labels] += table[c, q] * pairs[q]

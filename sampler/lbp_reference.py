@@ -1,10 +1,12 @@
 """Loopy belief propagation written plainly, edge by edge, for the tests: the same functions as
 lbp_kernels.py (same layout, update and float32 storage of the messages), with logsumexp over
-the tables themselves."""
+the tables themselves. It works on labels-last views of unary (H, L, W) and of the messages
+(2, C, H, L, W): one pixel's label vector is [y, x]."""
 import numpy as np
 
 
 def iterate(unary, messages, theta, offsets, iterations, damping):
+    unary, messages = _labels_last(unary), _labels_last(messages)  # views: the writes land in place
     for _ in range(iterations):
         old = messages.astype(np.float64)
         total = unary + old.sum(axis=(0, 1))
@@ -17,7 +19,7 @@ def iterate(unary, messages, theta, offsets, iterations, damping):
 
 
 def pair_beliefs(unary, messages, theta, offsets):
-    m = messages.astype(np.float64)
+    unary, m = _labels_last(unary), _labels_last(messages).astype(np.float64)
     total = unary + m.sum(axis=(0, 1))
     pairs, edge_term = np.zeros(theta.shape), 0.0
     for c, i, j in _edges(offsets, *unary.shape[:2]):
@@ -28,6 +30,10 @@ def pair_beliefs(unary, messages, theta, offsets):
         pairs[c] += b
         edge_term += log_z - (b * (a_i[:, None] + a_j[None, :])).sum()
     return pairs, edge_term
+
+
+def _labels_last(array):
+    return np.swapaxes(array, -1, -2)
 
 
 def _edges(offsets, h, w):

@@ -108,8 +108,8 @@ def test_one_iteration_from_cold_by_hand(backend):
     u = scores[0].astype(np.float64)
     forward = np.log(np.exp(u[:, i[0], i[1], None] + theta[c]).sum(axis=0))
     backward = np.log(np.exp(theta[c] + u[None, :, j[0], j[1]]).sum(axis=1))
-    assert np.allclose(messages[0, 0, c][j], 0.25 * (forward - forward.max()), atol=1e-6)
-    assert np.allclose(messages[0, 1, c][i], 0.25 * (backward - backward.max()), atol=1e-6)
+    assert np.allclose(messages[0, 0, c, j[0], :, j[1]], 0.25 * (forward - forward.max()), atol=1e-6)
+    assert np.allclose(messages[0, 1, c, i[0], :, i[1]], 0.25 * (backward - backward.max()), atol=1e-6)
     assert not messages[0, 0, c][0].any()  # row 0 has no backward neighbour along (1, -2)
 
 
@@ -183,8 +183,8 @@ def test_memory_of_the_messages():
     ({"damping": True}, "damping: expected a number in \\(0, 1\\]"),
     ({"iterations": -1}, "iterations: expected an integer >= 0"),
     ({"iterations": 2.0}, "iterations: expected an integer >= 0"),
-    ({"messages": np.zeros((1, 2, 5, 4, 5, 3), np.float32)}, "messages: expected .*shape \\(2, 2, 5, 4, 5, 3\\)"),
-    ({"messages": np.zeros((2, 2, 5, 4, 5, 3))}, "messages: expected .*float32"),
+    ({"messages": np.zeros((1, 2, 5, 4, 3, 5), np.float32)}, "messages: expected .*shape \\(2, 2, 5, 4, 3, 5\\)"),
+    ({"messages": np.zeros((2, 2, 5, 4, 3, 5))}, "messages: expected .*float32"),
     ({"messages": [[0.0]]}, "messages: expected"),
 ])
 def test_bad_input_names_the_argument(settings, match):
