@@ -120,8 +120,8 @@ def test_net(stage, validation, scores, images, settings):
 
 def test_interval(iterations, passes=VALIDATION_PASSES):
     """Iterations between test passes: about `passes` of them, the last at max_iter where a divisor
-    allows, fewer on a tie (Caffe tests at every multiple, and at the end only when max_iter is one)."""
-    for count in sorted(range(max(1, passes - 2), passes + 3), key=lambda c: (abs(c - passes), c)):
+    allows, more on a tie (Caffe tests at every multiple, and at the end only when max_iter is one)."""
+    for count in sorted(range(max(1, passes - 2), passes + 3), key=lambda c: (abs(c - passes), -c)):
         if iterations % count == 0:
             return iterations // count
     return -(-iterations // passes)
