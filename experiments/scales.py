@@ -106,26 +106,28 @@ COMPARISON = {
     # gated Gibbs 0.13 s, mean field 0.49 s, ICM 0.056 s (no LBP for gated models).
     # Planned minutes (tools/compare_learning.py prints this plan from COSTS), 50 test images:
     #   regime     CNN + scores    learners                              evaluation            total
-    #   default    0 (the run's)   15.4: Potts 3.0, PL 1.8, MF 2.3,      8.6 (8 stationary x4,  24.1
+    #   default    0 (the run's)   14.2: Potts 1.8, PL 1.8, MF 2.3,      8.6 (8 stationary x4,  22.9
     #                              LBP 2.7, PL end to end 3.1, gated     3 gated x3)
     #                              PL 1.0, gated MF 1.5
     #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       5.2 (6 stationary x4)   9.7
     #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    5.2                    10.2
-    #   all regimes: 44 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
+    #   all regimes: 43 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
     # LBP inference is 2/3 of the evaluation (0.70 s an image); a faster LBP leaves room for more
     # test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
     # sqrt(500/50) = 3.2x as wide as on all 500.
-    # Default regime: the separate learners at about Gibbs ML's 2.7 minutes each (pseudo-likelihood
-    # 2000 and mean field 100 steps at their tuned rates: nets/tuning/separate-pseudo_likelihood.json,
-    # separate-meanfield.json; loopy BP 40 steps by the rule); end to end, pseudo-likelihood at half
-    # of Gibbs ML's 1500 steps by the rule (unrolled mean field and loopy BP would need 40+ minutes);
-    # the image-dependent stage at half its former budget, the rates by the rule.
+    # Default regime: the separate learners at about Gibbs ML's 2 minutes each (Potts its 6000
+    # steps, pseudo-likelihood 2000 and mean field 100 at their tuned rates: nets/tuning/separate-pseudo_likelihood.json,
+    # separate-meanfield.json; loopy BP 40 steps by the rule); end to end, pseudo-likelihood at 750
+    # of Gibbs ML's 1250 steps, the rate by the rule (unrolled mean field and loopy BP would need
+    # 40+ minutes);
+    # the image-dependent stage (Gibbs ML's 2000 steps) pseudo-likelihood 600 and mean field 30, the
+    # rates by the rule.
     # Weak: stage 1 of the default design for 150 steps (a short measurement, max_iter 400, first
     # 100 test images: 0.38 at 50 steps, 0.48 at 100, 0.52 at 150, 0.52 at 200, 0.54 at 250);
-    # low-data: stage 1 on the first 200 images for 500 steps (20 epochs; the default CNN has 15).
+    # low-data: stage 1 on the first 200 images for 500 steps (20 epochs; the default CNN has 12).
     "default": Comparison(test_images=50, regimes={
-        "default": Regime({"separate": {"potts": Budget(10000), "pseudo_likelihood": Budget(2000, 5e-4),
+        "default": Regime({"separate": {"potts": Budget(6000), "pseudo_likelihood": Budget(2000, 5e-4),
                                         "meanfield": Budget(100, 1e-2), "loopy_bp": Budget(40)},
                            "joint": {"pseudo_likelihood": Budget(750)},
                            "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}}),
