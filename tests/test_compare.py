@@ -262,3 +262,17 @@ def test_tune_chooses_a_compared_methods_rate_on_the_validation_set(tiny_run, tm
     refused = subprocess.run([sys.executable, str(REPO / "tools" / "tune.py"), "--stage", "joint", "--method",
                               "meanfield", "--lr", "0.01"], capture_output=True, text=True)
     assert refused.returncode == 2 and "needs --stage separate and --iterations" in refused.stderr
+
+
+def test_the_report_states_the_warm_starts_memory_beside_the_chains():
+    """Issue 22's space argument: every message of every training image (2 directions x C classes x
+    H x W x L float32) against one uint8 label per pixel, at the default and the paper's scale."""
+    from experiments.compare import report
+
+    figures = report.memory("sparse:1,2,4,8,16,32", 20)  # 24 edge classes
+    for name, (h, w) in {"default": (120, 160), "paper": (240, 320)}.items():
+        assert figures[name]["messages"] == 2000 * 2 * 24 * h * w * 20 * 4
+        assert figures[name]["chains"] == 2000 * h * w
+    table = report.memory_markdown(figures)
+    assert "| default (160x120) | 2000 | 147.5 GB | 38.4 MB |" in table
+    assert "| paper (320x240) | 2000 | 589.8 GB | 153.6 MB |" in table

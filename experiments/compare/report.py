@@ -8,7 +8,11 @@ import json
 
 import numpy as np
 
+import sampler
+from sampler.learning import memory_figures
+
 from ..evaluation import paired_gain
+from ..scales import SCALES
 from .evaluate import INFERENCES, over_cnn
 from .plan import text as plan_text
 from ..methods import GIBBS, gibbs_of
@@ -32,6 +36,30 @@ def gains(methods, results):
                                                                  results[m.key][inference])
                         for m in methods if not m.reused and inference in results[m.key]}
             for inference in INFERENCES}
+
+
+def memory(edges, num_labels):
+    """{scale: memory_figures()} at the default and the paper's scale: what warm-started loopy BP
+    keeps for the training set (every message of every image) against the Gibbs chains (one label
+    per pixel), the paper's space argument in figures."""
+    classes = len(sampler.parse_edges(edges))
+    return {name: {"images": SCALES[name].train, "height": SCALES[name].height, "width": SCALES[name].width,
+                   **memory_figures(SCALES[name].train, classes, num_labels, SCALES[name].height, SCALES[name].width)}
+            for name in ("default", "paper")}
+
+
+def memory_markdown(figures):
+    """The memory() figures as a table."""
+    lines = ["| scale | training images | warm-started LBP messages (float32) | Gibbs chains (uint8 labels) "
+             "| the chains as GibbsCRFLoss stores them |", "| --- | --- | --- | --- | --- |"]
+    for name, f in figures.items():
+        lines.append(f"| {name} ({f['width']}x{f['height']}) | {f['images']} | {_bytes(f['messages'])} "
+                     f"| {_bytes(f['chains'])} | {_bytes(f['chain_blob'])} |")
+    return "\n".join(lines)
+
+
+def _bytes(count):
+    return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.1f} MB"
 
 
 def _slim(result):
@@ -192,6 +220,11 @@ here with its stage-2 solver elsewhere; piecewise tables need no gradient steps.
 {plan_text(report['plan'])}
 ```
 Wall time: {_minutes(report.get('seconds'))}.
+
+Memory for the whole training set (`sampler.learning.memory_figures`): Chen et al.'s warm start
+keeps every message between an image's visits, the paper's persistent chains one label per pixel.
+
+{memory_markdown(report['memory'])}
 
 {sections}
 ## Settings

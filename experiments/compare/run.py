@@ -51,7 +51,8 @@ def _compare(run, comparison, methods, settings, plans, out):
     regimes, pictures = {}, {}
     for name, regime in comparison.regimes.items():
         regimes[name], pictures[name] = _regime(run, name, regime, methods[name], test, out / name)
-    rep = {"settings": settings, "plan": plans, "regimes": regimes, "figure": FIGURE}
+    rep = {"settings": settings, "plan": plans, "regimes": regimes, "figure": FIGURE,
+           "memory": report.memory(run.settings["edges"], crf.NUM_LABELS)}
     figure.plot(rep, out / FIGURE)
     rep["seconds"] = time.perf_counter() - started
     (out / "report.json").write_text(json.dumps(rep, indent=1))
