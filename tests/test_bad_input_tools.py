@@ -71,6 +71,13 @@ CASES = {
         case(f"{FOREST} --json ds/forest.json", "--json", "ds/forest.json", "lies inside", out="ds/forest.json"),
         case(f"{FOREST} --json testlink.h5", "--json", "testlink.h5"),
     ],
+    "bench_lbp": [
+        case("--bogus", "--bogus"),
+        case("--batch 0", "--batch"),
+        case("--height -3", "--height"),
+        case("--repeats x", "--repeats"),
+        case("--baseline missing", "--baseline", "missing"),
+    ],
     "bench_sampler": [
         case("--bogus", "--bogus"),
         case("--labels 1", "--labels"),

@@ -7,8 +7,7 @@ L = 20, 120x160, sparse:1,2,4,8,16,32, tables in -9..6 (like the piecewise ones)
     git archive BASE sampler | tar -x -C /tmp/base && \\
         python tools/bench_lbp.py --baseline /tmp/base   # against commit BASE, taking turns
 """
-import importlib.util
-import os
+import importlib
 import statistics
 import sys
 import time
@@ -17,6 +16,7 @@ import numpy as np
 
 import sampler
 from experiments import cli
+from experiments.bench import baseline
 
 
 def parse_args(argv=None):
@@ -27,23 +27,14 @@ def parse_args(argv=None):
     p.add_argument("--repeats", type=cli.positive_int, default=3, help="timed calls each (median reported)")
     p.add_argument("--baseline", metavar="DIR", help="also time the sampler package in DIR/sampler")
     args = p.parse_args(argv)
-    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "sampler", "__init__.py")):
-        p.error(f"--baseline: no sampler package in {args.baseline!r}")
+    baseline.check(p, args.baseline)
     return args
-
-
-def _load(directory):
-    spec = importlib.util.spec_from_file_location("sampler_baseline", os.path.join(directory, "sampler", "__init__.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def run(args):
     samplers = {"this": sampler}
     if args.baseline:
-        samplers = {"baseline": _load(args.baseline), **samplers}
+        samplers = {"baseline": baseline.load(args.baseline), **samplers}
     learners = {module: importlib.import_module(module.__name__ + ".learning.loopy_bp").loopy_bp
                 for module in samplers.values()}
     g = np.random.default_rng(0)

@@ -19,11 +19,11 @@ lanes = vector bits / 32 (float32; the kernels add float32 rows) and 2 vector ad
 and core (two FP-add pipes, as on AMD Zen 2-5 and Intel since Skylake). Vector bits and cores
 are read from the machine; the clock is measured (a chain of dependent multiplies).
 """
-import os
 import sys
 
 import sampler
 from experiments import cli
+from experiments.bench import baseline
 from experiments.bench.sweeps import run
 
 
@@ -51,8 +51,7 @@ def parse_args(argv=None):
         p.error("--labels: expected at least 2")
     if args.quick:
         args.height, args.width, args.repeats = 60, 80, 2
-    if args.baseline and not os.path.isfile(os.path.join(args.baseline, "sampler", "__init__.py")):
-        p.error(f"--baseline: no sampler package in {args.baseline!r}")
+    baseline.check(p, args.baseline)
     return args
 
 

@@ -6,7 +6,6 @@ Every function prints its table to stdout.
 """
 import os
 import statistics
-import sys
 import time
 
 import numpy as np
@@ -99,15 +98,12 @@ def run(args):
 def against_baseline(args):
     """Numba chromatic sweeps of the default CRF, this sampler and the one in args.baseline taking
     turns on the same inputs (a busy machine slows both alike): median wall and process CPU time."""
-    import importlib.util
     import numba
+
+    from .baseline import load
     if args.threads:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    init = os.path.join(args.baseline, "sampler", "__init__.py")
-    spec = importlib.util.spec_from_file_location("sampler_baseline", init)
-    baseline = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = baseline
-    spec.loader.exec_module(baseline)
+    baseline = load(args.baseline)
     n, num_labels, h, w = args.batch, args.labels, args.height, args.width
     offsets, scores, theta, labels = model_inputs(EDGE_SETS[-1], n, num_labels, h, w)
     samplers = {"baseline": baseline, "this": sampler}
