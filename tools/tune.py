@@ -24,7 +24,11 @@ import sys
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 from experiments import cli  # noqa: E402
+from experiments.methods import GIBBS, SEPARATE  # noqa: E402
 from experiments.scales import STAGES  # noqa: E402
+
+# the compared methods with gradient steps (experiments/methods.py), Gibbs ML as "gibbs"
+METHODS = ("gibbs",) + tuple(m.key for m in SEPARATE if m.layer is not None and m.key != GIBBS)
 
 
 def main(argv=None):
@@ -36,7 +40,7 @@ def main(argv=None):
                    help="replication run folder (default runs/default); --stage cnn needs none")
     p.add_argument("--scale", choices=("tiny", "default", "paper"), default="default",
                    help="the scale when --stage cnn runs without a run folder (default: default)")
-    p.add_argument("--method", choices=("gibbs", "potts", "pseudo_likelihood", "meanfield"), default="gibbs",
+    p.add_argument("--method", choices=METHODS, default="gibbs",
                    help="the learning method (default gibbs: the main stages); the others are "
                         "tools/compare_learning.py's, for the separate stage, with --iterations")
     p.add_argument("--iterations", type=cli.positive_int,
