@@ -159,14 +159,22 @@ def net_options(scale):
             "batch_size": scale.batch_size, "iters": scale.iters}
 
 
+def committed_paths():
+    """The paths the committed prototxt/ reads and writes, relative to the repo root: the
+    tools/make_prototxt.py defaults and committed_prototxt()'s."""
+    from pathlib import Path
+
+    from .run_folder import TEST_NET_IMAGES, validation_folder
+
+    data = Path("datasets/default")
+    return {"data": str(data), "scores": "scores/default", "snapshots": "snapshots",
+            "validation": str(validation_folder(data, TEST_NET_IMAGES)), "validation_scores": "scores/default-val",
+            "validation_images": TEST_NET_IMAGES}
+
+
 def committed_prototxt():
     """{file name: text} of prototxt/: the default scale's nets, run from the repo root."""
     from nets import crf, prototxt
 
-    from .run_folder import TEST_NET_IMAGES
-
-    return prototxt.render(data="datasets/default", scores="scores/default", edges=crf.DEFAULT_EDGES, seed=0,
-                           net_dir="prototxt", snapshots="snapshots",
-                           validation=f"datasets/default-val{TEST_NET_IMAGES}", validation_scores="scores/default-val",
-                           validation_images=TEST_NET_IMAGES,
+    return prototxt.render(edges=crf.DEFAULT_EDGES, seed=0, net_dir="prototxt", **committed_paths(),
                            **net_options(SCALES["default"]))

@@ -20,8 +20,7 @@ import argparse
 import sys
 
 from experiments import cli
-from experiments.run_folder import TEST_NET_IMAGES
-from experiments.scales import SCALES, net_options
+from experiments.scales import SCALES, committed_paths, net_options
 from nets import prototxt
 from nets import crf
 from nets.crf import DEFAULT_EDGES
@@ -38,20 +37,20 @@ def iterations(text):
 
 
 def main(argv=None):
-    default = net_options(SCALES["default"])
+    default, paths = net_options(SCALES["default"]), committed_paths()
     p = cli.Parser(__doc__)
     p.add_argument("--out", type=cli.output_folder, default="prototxt", help="folder to write (default prototxt)")
-    p.add_argument("--data", default="datasets/default", help="dataset folder with train.txt")
-    p.add_argument("--scores", default="scores/default",
+    p.add_argument("--data", default=paths["data"], help="dataset folder with train.txt")
+    p.add_argument("--scores", default=paths["scores"],
                    help="folder of the stage-1 CNN's scores of the training images, stage 2's input "
                         "(written by tools/frozen_scores.py)")
-    p.add_argument("--validation", default=f"datasets/default-val{TEST_NET_IMAGES}",
+    p.add_argument("--validation", default=paths["validation"],
                    help="validation dataset folder with test.txt, the test nets' images (never the test set); "
                         "'' for solvers without test nets (default %(default)s)")
-    p.add_argument("--validation-scores", default="scores/default-val",
+    p.add_argument("--validation-scores", default=paths["validation_scores"],
                    help="folder of the stage-1 CNN's scores of the validation images, the test nets' input in "
                         "stages 2 and 4 (default %(default)s)")
-    p.add_argument("--validation-images", type=cli.positive_int, default=TEST_NET_IMAGES,
+    p.add_argument("--validation-images", type=cli.positive_int, default=paths["validation_images"],
                    help="images in the validation split (default %(default)s)")
     p.add_argument("--num-images", type=cli.positive_int, default=default["num_images"],
                    help="training images in the dataset (default %(default)s)")
@@ -64,7 +63,7 @@ def main(argv=None):
                    help=f"max_iter of the {','.join(prototxt.STAGES)} stages (default %(default)s)")
     p.add_argument("--tables", type=cli.positive_int, default=crf.GATED_TABLES,
                    help="K: tables per edge class of the gated stages (default %(default)s)")
-    p.add_argument("--snapshots", default="snapshots", help="snapshot folder (default snapshots)")
+    p.add_argument("--snapshots", default=paths["snapshots"], help="snapshot folder (default snapshots)")
     args = p.parse_args(argv)
     if args.batch_size > args.num_images:
         p.error(f"--batch-size {args.batch_size} is more than --num-images {args.num_images}: "
