@@ -122,23 +122,24 @@ def tables(report):
 
 
 def gains_table(regime):
-    lines = ["| Gibbs ML minus | " + " | ".join(f"with {INFERENCE_LABELS[i]}" for i in INFERENCES) + " |",
-             "| --- |" + " --- |" * len(INFERENCES)]
-    for name in regime["gains"][INFERENCES[0]]:
-        other = name.split("_vs_", 1)[1]
-        lines.append(f"| {regime['methods'][other]['label']} ({regime['methods'][other]['stage']}) | "
-                     + " | ".join(_gain(regime["gains"][i][name]) if name in regime["gains"][i] else NO_LBP
-                                  for i in INFERENCES) + " |")
-    return "\n".join(lines)
+    others = {name: regime["methods"][name.split("_vs_", 1)[1]] for name in regime["gains"][INFERENCES[0]]}
+    rows = [(f"{m['label']} ({m['stage']})", name) for name, m in others.items()]
+    return _gains_by_inference("Gibbs ML minus", regime["gains"], rows)
 
 
 def over_cnn_table(regime):
-    lines = ["| CRF minus the CNN alone | " + " | ".join(f"with {INFERENCE_LABELS[i]}" for i in INFERENCES) + " |",
+    rows = [(f"{m['label']} ({m['stage']})", key) for key, m in regime["methods"].items()]
+    return _gains_by_inference("CRF minus the CNN alone", regime["over_cnn"], rows)
+
+
+def _gains_by_inference(title, gains, rows):
+    """Paired gains {inference: {key: gain}} as Markdown: a row per (label, key), a column per
+    inference method (NO_LBP where a model has no such row: a gated one under LBP)."""
+    lines = [f"| {title} | " + " | ".join(f"with {INFERENCE_LABELS[i]}" for i in INFERENCES) + " |",
              "| --- |" + " --- |" * len(INFERENCES)]
-    for key, m in regime["methods"].items():
-        lines.append(f"| {m['label']} ({m['stage']}) | "
-                     + " | ".join(_gain(regime["over_cnn"][i][key]) if key in regime["over_cnn"][i] else NO_LBP
-                                  for i in INFERENCES) + " |")
+    for label, key in rows:
+        lines.append(f"| {label} | " + " | ".join(_gain(gains[i][key]) if key in gains[i] else NO_LBP
+                                                   for i in INFERENCES) + " |")
     return "\n".join(lines)
 
 
