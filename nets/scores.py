@@ -122,6 +122,19 @@ def _remove(folder, names):
         folder.rmdir()
 
 
+def ensure_frozen_scores(weights, data, out, batch_size=16):
+    """frozen_scores(), unless `out` already holds the scores of these weights over as many images
+    as `data` lists, with every dataset (a rerun of a run or a comparison keeps them); returns its
+    train.txt."""
+    from data.hdf5 import image_shape
+
+    meta = read_meta(out)
+    if meta and meta.get("weights") == str(weights) and meta.get("images") == image_shape(data)[0] \
+            and meta.get("datasets") == list(DATASETS):
+        return Path(out) / "train.txt"
+    return frozen_scores(weights, data, out, batch_size)
+
+
 def frozen_scores(weights, data, out, batch_size=16):
     """The stage-1 CNN (weights) run over a training split (train.txt or .h5), written as the
     scores folder `out` (tools/frozen_scores.py); returns its train.txt."""

@@ -9,8 +9,8 @@ from data import read_split
 from data.hdf5 import write_split
 from nets import crf
 from nets.export import export_model, training_scale
-from nets.prototxt import deploy_net, solver, train_net
-from nets.scores import read_meta, write_scores
+from nets.prototxt import solver, train_net
+from nets.scores import ensure_frozen_scores
 
 from ..run_source import Run
 from ..stages import run_stage
@@ -30,7 +30,7 @@ def regime_run(run, regime, folder):
                 "iters": iters}
     own = Run(folder, settings, stages=("cnn",))
     train_cnn(own)
-    ensure_scores(own)
+    ensure_frozen_scores(own.model("cnn"), own.data_dir / "train.txt", own.scores)
     return own
 
 
@@ -68,16 +68,6 @@ def train_cnn(run):
     solver_file.write_text(solver_text)
     final = run_stage("cnn", solver_file, run.settings["iters"][0], run.folder / "snapshots", run.log("cnn"))
     export_model([final], run.model("cnn"), training_scale(run.data_dir / "train.txt"))
-
-
-def ensure_scores(run):
-    """The regime CNN's scores of its training images in run.scores, unless written already."""
-    meta = read_meta(run.scores) if run.scores.is_dir() else None
-    if meta and meta.get("weights") == str(run.model("cnn")) and meta.get("images") == run.settings["train"]:
-        return
-    s = run.settings
-    write_scores(deploy_net(False, s["height"], s["width"], crf.config(num_images=s["train"])), run.model("cnn"),
-                 read_split(run.data_dir / "train.txt"), run.scores)
 
 
 def describe(regime):

@@ -14,8 +14,8 @@ import numpy as np
 from data import check_chain_indices, read_split
 from nets import crf, prototxt
 from nets.export import export_model, training_scale
-from nets.prototxt import STAGES, STORED_SCORES, deploy_net
-from nets.scores import DATASETS, read_meta, write_scores
+from nets.prototxt import STAGES, STORED_SCORES
+from nets.scores import ensure_frozen_scores
 from nets.weights import model_tables
 
 from ..evaluation import crf_inputs
@@ -41,9 +41,9 @@ def train(scale, data_dir, out, logs, tables):
         started = time.perf_counter()
         reused = finished(snapshots, stage, iters)
         if stage == "separate":
-            ensure_scores(final["cnn"], data_dir / "train.txt", out / "scores", scale.train, scale)
-            ensure_scores(final["cnn"], validation_folder(data_dir, TEST_NET_IMAGES) / "test.txt",
-                          out / VALIDATION_SCORES, TEST_NET_IMAGES, scale)
+            ensure_frozen_scores(final["cnn"], data_dir / "train.txt", out / "scores")
+            ensure_frozen_scores(final["cnn"], validation_folder(data_dir, TEST_NET_IMAGES) / "test.txt",
+                                 out / VALIDATION_SCORES)
         if stage != "cnn":  # each training image its own chain (the layer itself cannot read the files)
             check_chain_indices((out / "scores" if stage in STORED_SCORES else data_dir) / "train.txt", scale.train)
         weights = start_weights(stage, final, snapshots, tables, reused)
@@ -55,16 +55,6 @@ def train(scale, data_dir, out, logs, tables):
         export_model([final["cnn"], final[stage]] if stage in STORED_SCORES else [final[stage]], exported[stage],
                      training_scale(data_dir / "train.txt"))
     return exported, seconds
-
-
-def ensure_scores(cnn_weights, source, folder, images, scale):
-    """The frozen stage-1 CNN's scores of a split (source: its .txt), written unless already there."""
-    meta = read_meta(folder) if folder.exists() else None
-    if meta and meta.get("weights") == str(cnn_weights) and meta.get("images") == images \
-            and meta.get("datasets") == list(DATASETS):
-        return
-    settings = crf.config(num_images=images)
-    write_scores(deploy_net(False, scale.height, scale.width, settings), cnn_weights, read_split(source), folder)
 
 
 def replicate(scale_name, scale, out, data_dir, edges, seed):
