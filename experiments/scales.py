@@ -34,12 +34,14 @@ SCALES = {
     "tiny": Scale(train=48, test=16, height=48, width=64, iters=(150, 150, 60, 96, 48), batch_size=4,
                   burn_in=5, samples=10, snapshot_every=48),
     # The main job (`make run`): the paper's 2000/500 images at a CPU-friendly resolution.
-    # Iterations, cut so that `make run` stays within its 30 minutes on 2 quiet cores with the
-    # image-dependent stages and the test nets in it: stage 1 about 8.5 minutes (0.17 s a step;
-    # 3800 steps, the CNN design comparison's in the README, cost 2 more); stage 2 on stored scores
-    # at ~20 ms a step sweeps each chain 24 times; stage 3 adds 5; the gated stages 8 and 3
-    # (every count whole epochs of 250 steps).
-    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3000, 6000, 1250, 2000, 750),
+    # Iterations, cut so that `make run` stays within its 30 minutes on 2 cores with the
+    # image-dependent stages and the test nets in it (31 min at (3000, 6000, 1250, 2000, 750) on a
+    # machine running a stage-1 step in 0.20 s): stage 1 about 10 minutes (3800 steps, the CNN
+    # design comparison's in the README, cost 2.7 more); stage 2 on stored scores at ~30 ms a step
+    # sweeps each chain 20 times (its validation accuracy was flat from 1500 steps on); the
+    # end-to-end stages, which measured no gain over their separate ones, 4 and 2 sweeps; gated
+    # separate 8 (every count whole epochs of 250 steps).
+    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3000, 5000, 1000, 2000, 500),
                      batch_size=8, burn_in=20, samples=50, snapshot_every=1000),
     # The paper's scale: 2000/500 images at 320x240.
     "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000, 2000, 1000),
@@ -116,11 +118,11 @@ COMPARISON = {
     # test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
     # sqrt(500/50) = 3.2x as wide as on all 500.
-    # Default regime: the separate learners at about Gibbs ML's 2 minutes each (Potts its 6000
+    # Default regime: the separate learners at about Gibbs ML's 2 minutes each (Potts its 5000
     # steps, pseudo-likelihood 2000 and mean field 100 at their tuned rates: nets/tuning/separate-pseudo_likelihood.json,
     # separate-meanfield.json; loopy BP 40 steps at 1.5e-2, nets/tuning/separate-loopy_bp.json: the
     # rule's 0.15 scored 0.6435 on validation, 0.05 0.6820, 1.5e-2 0.6959); end to end, pseudo-likelihood at 750
-    # of Gibbs ML's 1250 steps, the rate by the rule (unrolled mean field and loopy BP would need
+    # of Gibbs ML's 1000 steps, the rate by the rule (unrolled mean field and loopy BP would need
     # 40+ minutes);
     # the image-dependent stage (Gibbs ML's 2000 steps) pseudo-likelihood 600 and mean field 30, the
     # rates by the rule.
@@ -128,7 +130,7 @@ COMPARISON = {
     # 100 test images: 0.38 at 50 steps, 0.48 at 100, 0.52 at 150, 0.52 at 200, 0.54 at 250);
     # low-data: stage 1 on the first 200 images for 500 steps (20 epochs; the default CNN has 12).
     "default": Comparison(test_images=50, regimes={
-        "default": Regime({"separate": {"potts": Budget(6000), "pseudo_likelihood": Budget(2000, 5e-4),
+        "default": Regime({"separate": {"potts": Budget(5000), "pseudo_likelihood": Budget(2000, 5e-4),
                                         "meanfield": Budget(100, 1e-2), "loopy_bp": Budget(40, 1.5e-2)},
                            "joint": {"pseudo_likelihood": Budget(750)},
                            "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}}),
