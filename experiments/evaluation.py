@@ -110,16 +110,18 @@ def crf_inputs(weights, depth, tables=None, batch_size=16):
     return scores, gate
 
 
-def model_labels(model, depth, inference, *, burn_in, samples, inputs=None):
+def model_labels(model, depth, inference, *, burn_in, samples, inputs=None, iterations=10):
     """Labels (N, H, W) of an exported model on depth (N, H, W): its CNN's argmax ("cnn") or its
-    CRF's inference (crf_labels) on its CNN's scores and, gated, its branch's weights. inputs:
-    crf_inputs() of the model computed already (a CNN several rows share)."""
+    CRF's inference (crf_labels, `iterations` those of mean field, ICM or LBP) on its CNN's scores
+    and, gated, its branch's weights. inputs: crf_inputs() of the model computed already (a CNN
+    several rows share)."""
     from nets.weights import model_tables
 
     scores, weights = inputs or crf_inputs(model, depth, model_tables(model))
     if inference == "cnn":
         return scores.argmax(axis=1).astype(np.uint8)
-    return crf_labels(scores, model, inference, burn_in=burn_in, samples=samples, weights=weights)
+    return crf_labels(scores, model, inference, burn_in=burn_in, samples=samples, iterations=iterations,
+                      weights=weights)
 
 
 def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50, weights=None):

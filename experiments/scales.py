@@ -35,13 +35,14 @@ SCALES = {
                   burn_in=5, samples=10, snapshot_every=48),
     # The main job (`make run`): the paper's 2000/500 images at a CPU-friendly resolution.
     # Iterations, cut so that `make run` stays within its 30 minutes on 2 cores with the
-    # image-dependent stages and the test nets in it (31 min at (3000, 6000, 1250, 2000, 750) on a
-    # machine running a stage-1 step in 0.20 s): stage 1 about 10 minutes (3800 steps, the CNN
-    # design comparison's in the README, cost 2.7 more); stage 2 on stored scores at ~30 ms a step
-    # sweeps each chain 20 times (its validation accuracy was flat from 1500 steps on); the
-    # end-to-end stages, which measured no gain over their separate ones, 4 and 2 sweeps; gated
-    # separate 8 (every count whole epochs of 250 steps).
-    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3000, 5000, 1000, 2000, 500),
+    # image-dependent stages and the test nets in it (34 min at (3000, 5000, 1000, 2000, 500) on a
+    # machine running a stage-1 step in 0.21 s and its evaluation in 10 minutes): stage 1 about 10.5
+    # minutes (3800 steps, the CNN design comparison's in the README, cost 2.8 more); stage 2 on
+    # stored scores at ~35 ms a step sweeps each chain 12 times (its validation accuracy was flat
+    # from 1500 steps on); the stages that measured no gain over the ones they start from take
+    # fewer: end to end 3 sweeps, gated separate 4, gated end to end 1 (every count whole epochs
+    # of 250 steps).
+    "default": Scale(train=2000, test=500, height=120, width=160, iters=(3000, 3000, 750, 1000, 250),
                      batch_size=8, burn_in=20, samples=50, snapshot_every=1000),
     # The paper's scale: 2000/500 images at 320x240.
     "paper": Scale(train=2000, test=500, height=240, width=320, iters=(8000, 4000, 2000, 2000, 1000),
@@ -104,36 +105,39 @@ COMPARISON = {
     # batch 8 on stored scores Gibbs / Potts 0.016-0.020 s, pseudo-likelihood 0.054 s, unrolled
     # mean field (T=5) 1.4 s, loopy BP (T=5) ~4 s; an end-to-end step 0.18-0.25 s; a stage-1 CNN
     # step 0.17 s; the CNN's scores ~0.015 s per training image. Inference per test image: stationary
-    # Gibbs (20+50 sweeps) 0.10 s, mean field (10 it.) 0.21 s, ICM 0.025 s, LBP (10 it.) 0.70 s;
-    # gated Gibbs 0.13 s, mean field 0.49 s, ICM 0.056 s (no LBP for gated models).
+    # Gibbs (20+50 sweeps) 0.10 s, mean field (10 it.) 0.21 s, ICM 0.025 s, LBP (5 it.,
+    # experiments/compare/evaluate.py ITERATIONS) 0.33 s; gated Gibbs 0.13 s, mean field 0.49 s,
+    # ICM 0.056 s (no LBP for gated models). A later machine ran MF and PL steps 1.5x and 1.8x slower.
     # Planned minutes (tools/compare_learning.py prints this plan from COSTS), 50 test images:
     #   regime     CNN + scores    learners                              evaluation            total
-    #   default    0 (the run's)   14.2: Potts 1.8, PL 1.8, MF 2.3,      8.6 (8 stationary x4,  22.9
+    #   default    0 (the run's)   12.8: Potts 0.9, PL 1.8, MF 2.3,      6.2 (8 stationary x4,  19.0
     #                              LBP 2.7, PL end to end 3.1, gated     3 gated x3)
-    #                              PL 1.0, gated MF 1.5
-    #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       5.2 (6 stationary x4)   9.7
-    #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    5.2                    10.2
-    #   all regimes: 43 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
-    # LBP inference is 2/3 of the evaluation (0.70 s an image); a faster LBP leaves room for more
-    # test images (update COSTS and test_images together).
+    #                              PL 1.0, gated MF 1.0
+    #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       3.3 (6 stationary x4)   7.9
+    #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    3.3                     8.4
+    #   all regimes: 35 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all);
+    #   the last make compare took 1.15x its plan (49.3 minutes against 42.8, LBP inference at 10).
+    # LBP inference at 10 iterations (0.70 s an image) was 2/3 of the evaluation; at 5 it is half
+    # of it. A faster LBP leaves room for more test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
     # sqrt(500/50) = 3.2x as wide as on all 500.
-    # Default regime: the separate learners at about Gibbs ML's 2 minutes each (Potts its 5000
+    # Default regime: the separate learners at up to twice Gibbs ML's 1.5 minutes (whose validation
+    # accuracy was flat from 1500 of its 3000 steps; Potts its 3000
     # steps, pseudo-likelihood 2000 and mean field 100 at their tuned rates: nets/tuning/separate-pseudo_likelihood.json,
     # separate-meanfield.json; loopy BP 40 steps at 1.5e-2, nets/tuning/separate-loopy_bp.json: the
     # rule's 0.15 scored 0.6435 on validation, 0.05 0.6820, 1.5e-2 0.6959); end to end, pseudo-likelihood at 750
-    # of Gibbs ML's 1000 steps, the rate by the rule (unrolled mean field and loopy BP would need
+    # (Gibbs ML's own count), the rate by the rule (unrolled mean field and loopy BP would need
     # 40+ minutes);
-    # the image-dependent stage (Gibbs ML's 2000 steps) pseudo-likelihood 600 and mean field 30, the
-    # rates by the rule.
+    # the image-dependent stage (Gibbs ML's 1000 steps, ~1.3 minutes) pseudo-likelihood 600 and
+    # mean field 20, the rates by the rule.
     # Weak: stage 1 of the default design for 150 steps (a short measurement, max_iter 400, first
     # 100 test images: 0.38 at 50 steps, 0.48 at 100, 0.52 at 150, 0.52 at 200, 0.54 at 250);
     # low-data: stage 1 on the first 200 images for 500 steps (20 epochs; the default CNN has 12).
     "default": Comparison(test_images=50, regimes={
-        "default": Regime({"separate": {"potts": Budget(5000), "pseudo_likelihood": Budget(2000, 5e-4),
+        "default": Regime({"separate": {"potts": Budget(3000), "pseudo_likelihood": Budget(2000, 5e-4),
                                         "meanfield": Budget(100, 1e-2), "loopy_bp": Budget(40, 1.5e-2)},
                            "joint": {"pseudo_likelihood": Budget(750)},
-                           "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}}),
+                           "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(20)}}),
         "weak": Regime(LOW_BUDGET, cnn_iterations=150, gibbs=2500),
         "low_data": Regime(LOW_BUDGET, cnn_iterations=500, train_images=200, gibbs=2500)}),
     "paper": Comparison(test_images=60, regimes={
@@ -149,7 +153,7 @@ COSTS = {
     "step": {"gibbs_ml": 0.018, "potts": 0.018, "pseudo_likelihood": 0.054, "meanfield": 1.4, "loopy_bp": 4.0,
              "joint": 0.25, "gated_separate": 0.1, "gated_separate_meanfield": 3.0, "cnn": 0.17},
     "score_image": 0.015,  # the CNN's scores of one training image
-    "infer_image": {"gibbs": 0.10, "meanfield": 0.214, "icm": 0.025, "lbp": 0.70},
+    "infer_image": {"gibbs": 0.10, "meanfield": 0.214, "icm": 0.025, "lbp": 0.33},
     "infer_image_gated": {"gibbs": 0.134, "meanfield": 0.49, "icm": 0.056},
 }
 DEFAULT_PIXELS = 120 * 160

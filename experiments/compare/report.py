@@ -13,7 +13,7 @@ from sampler.learning import memory_figures
 
 from ..evaluation import paired_gain
 from ..scales import SCALES
-from .evaluate import INFERENCES, over_cnn
+from .evaluate import INFERENCES, ITERATIONS, over_cnn
 from .plan import text as plan_text
 from ..methods import GIBBS, gibbs_of
 
@@ -211,7 +211,8 @@ strength) on the replication run `{s['run']}` ({run['width']}x{run['height']}, b
 end-to-end ones the CNN and theta together from there. Metric: per-pixel accuracy over body-part
 pixels (background excluded) on the first {s['test_images']} test images (the same for every regime
 and method), 95% bootstrap intervals over those images; Gibbs inference with {run['burn_in']}
-burn-in and {run['samples']} averaged sweeps, mean field, ICM and LBP 10 iterations. Gibbs ML's
+burn-in and {run['samples']} averaged sweeps, mean field {ITERATIONS['meanfield']}, ICM {ITERATIONS['icm']} and
+LBP {ITERATIONS['lbp']} iterations. Gibbs ML's
 models are the replication run's in the default regime (times from its Caffe logs) and learned
 here with its stage-2 solver elsewhere; piecewise tables need no gradient steps.
 

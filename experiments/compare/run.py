@@ -19,7 +19,7 @@ from ..run_folder import run_folder
 from ..scales import COMPARISON, SCALES
 from ..theta_plot import plot_theta
 from . import figure, plan, report
-from .evaluate import evaluate
+from .evaluate import ITERATIONS, evaluate
 from .regimes import describe, regime_run
 from ..methods import MEANFIELD_STEPS, chosen
 from ..run_source import read_run
@@ -35,7 +35,7 @@ def compare(scale, run_dir, out):
     methods = {name: chosen(regime.stages) for name, regime in comparison.regimes.items()}
     settings = json.loads(json.dumps({
         "scale": scale, "run": str(run.folder), "run_settings": run.settings, "test_images": comparison.test_images,
-        "meanfield_steps": MEANFIELD_STEPS,
+        "meanfield_steps": MEANFIELD_STEPS, "inference_iterations": ITERATIONS,
         "regimes": {name: {**asdict(regime), "methods": [m.key for m in methods[name]]}
                     for name, regime in comparison.regimes.items()}}))
     plans = {name: plan.minutes(methods[name], regime, SCALES[scale], comparison.test_images)
