@@ -117,7 +117,8 @@ COMPARISON = {
     #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       3.3 (6 stationary x4)   7.9
     #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    3.3                     8.4
     #   all regimes: 35 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all);
-    #   the last make compare took 1.15x its plan (49.3 minutes against 42.8, LBP inference at 10).
+    #   make compare took 1.15x its plan on one machine (49.3 minutes against 42.8, LBP inference at
+    #   10) and 1.48x on a slower one (52.1 against 35.2: mean-field steps 3.35 s, PL 0.089 s).
     # LBP inference at 10 iterations (0.70 s an image) was 2/3 of the evaluation; at 5 it is half
     # of it. A faster LBP leaves room for more test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
