@@ -9,6 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 import cnncrf
+import sampler.inference
 from data import labels as label_set
 from data import metrics
 from data.hdf5 import read_split
@@ -110,7 +111,7 @@ def crf_inputs(weights, depth, tables=None, batch_size=16):
     return scores, gate
 
 
-def model_labels(model, depth, inference, *, burn_in, samples, inputs=None, iterations=10):
+def model_labels(model, depth, inference, *, burn_in, samples, inputs=None, iterations=sampler.inference.ITERATIONS):
     """Labels (N, H, W) of an exported model on depth (N, H, W): its CNN's argmax ("cnn") or its
     CRF's inference (crf_labels, `iterations` those of mean field, ICM or LBP) on its CNN's scores
     and, gated, its branch's weights. inputs: crf_inputs() of the model computed already (a CNN
@@ -124,12 +125,12 @@ def model_labels(model, depth, inference, *, burn_in, samples, inputs=None, iter
                       weights=weights)
 
 
-def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=10, batch_size=50, weights=None):
+def crf_labels(scores, model, method, *, burn_in, samples, seed=0, iterations=sampler.inference.ITERATIONS,
+               batch_size=50, weights=None):
     """Labels (N, H, W) of the CRF of a model (its theta, with the edge classes it was trained
     with) on stored scores (and a gated model's weights), by the deploy layer's own inference
     (sampler.inference): the max-marginal labelling for "gibbs" and "meanfield", the ICM
     labelling for "icm"."""
-    import sampler.inference
     from nets.weights import crf_tables
 
     theta, offsets = crf_tables(model)

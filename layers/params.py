@@ -84,7 +84,7 @@ INFER = {
     "method": ("gibbs", _choice(*sampler.inference.METHODS)),
     "burn_in": (20, _int(0)),
     "samples": (50, _int(1)),
-    "iterations": (10, _int(1)),  # meanfield / icm / lbp only
+    "iterations": (sampler.inference.ITERATIONS, _int(1)),  # meanfield / icm / lbp only
 }
 
 # The test nets' layer (layers/crf_infer.py CRFValidation): the deploy layer's keys plus the

@@ -12,6 +12,7 @@ import numpy as np
 from . import api, belief_propagation
 
 METHODS = ("gibbs", "meanfield", "icm", "lbp")
+ITERATIONS = 10  # of mean field, ICM and LBP: the deploy layer's default (layers/params.py) and the evaluation's
 
 
 def content_keys(scores, weights=None):
@@ -22,7 +23,7 @@ def content_keys(scores, weights=None):
     return np.array([key(n) for n in range(len(scores))], dtype=np.int64)
 
 
-def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=10, backend="auto",
+def infer(scores, theta, offsets, method, *, burn_in=20, samples=50, seed=0, iterations=ITERATIONS, backend="auto",
           weights=None):
     """(N, L, H, W) float32 marginals of `method`: Gibbs label frequencies (their argmax is the
     max-marginal labelling), the mean-field marginals, the one-hot ICM labelling, or the loopy-BP

@@ -4,27 +4,28 @@ forward pass of the unrolled mean-field loss (sampler/learning/unrolled_meanfiel
 from . import gating, pair_field
 
 
-def meanfield(xp, scores, theta, offsets, iterations, damping, weights=None):
+def meanfield(xp, scores, theta, offsets, iterations, damping, weights=None, kernels=False):
     """(N, L, H, W) float32 damped Jacobi mean field from softmax(unaries):
     q <- (1 - damping) q + damping * softmax(z), where z adds to the unaries, for every edge
     (i, j = i + d_c) inside the image, sum_l' theta[c, l, l'] q_j(l') at i and
     sum_l q_i(l) theta[c, l, l'] at j (sampler/pair_field.py; with weights (N, K, H, W), theta
     (C, K, L, L) and the tables mixed per edge). float32 throughout: 2.6x faster than float64
-    on the CPU, and the result is float32 anyway (the two differ by about 1e-6)."""
+    on the CPU, and the result is float32 anyway (the two differ by about 1e-6). kernels: the
+    field by the Numba kernels (pair_field.Field)."""
     unary = scores.astype(xp.float32)
     theta = theta.astype(xp.float32)
     half = None if weights is None else gating.HALF * weights.astype(xp.float32)
-    overlap_list = pair_field.overlaps(offsets, *scores.shape[2:])
+    field = pair_field.Field(xp, theta, offsets, *scores.shape[2:], half, kernels)
     q = softmax(xp, unary)
     for _ in range(iterations):
-        _, q = step(xp, unary, theta, overlap_list, q, damping, half)
+        _, q = step(xp, unary, q, damping, field)
     return q
 
 
-def step(xp, unary, theta, overlap_list, q, damping, half=None):
-    """One damped step in the arrays' dtype: (s, new q) with s = softmax(unary + field(q));
-    half: None, or the halved weights (sampler/gating.py)."""
-    s = softmax(xp, pair_field.add_field(xp, unary.copy(), q, theta, overlap_list, half))
+def step(xp, unary, q, damping, field):
+    """One damped step in the arrays' dtype: (s, new q) with s = softmax(unary + field(q)), field
+    a pair_field.Field."""
+    s = softmax(xp, field.add(unary.copy(), q))
     return s, (1 - damping) * q + damping * s
 
 

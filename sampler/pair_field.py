@@ -9,7 +9,7 @@ derivative in theta. With image-dependent factors (sampler/gating.py) edge (i, j
 has the table sum_k w_k(i, j) theta[c, k], symmetric in the same way; weights_gradient is the
 derivative in the weights.
 """
-from . import grid
+from . import field_kernels, grid
 
 CHUNK = 4  # images per pass: at L=20, 120x160 their q, z and products (float32) stay in cache
 
@@ -17,6 +17,30 @@ CHUNK = 4  # images per pass: at L=20, 120x160 their q, z and products (float32)
 def overlaps(offsets, height, width):
     """grid.overlap of every edge class, computed once per image size."""
     return [grid.overlap(offset, height, width) for offset in offsets]
+
+
+class Field:
+    """The field of one model (theta, and half: None or add_field's halved weights) at one image
+    size: add(z, q) (add_field), theta_gradient(g, q) and weights_gradient(g, q). kernels: add and
+    weights_gradient by field_kernels.py's Numba kernels (NumPy arrays; 2-4x and 1.7x faster on
+    the CPU: tools/bench_meanfield.py) instead of this module's array-module form (NumPy or CuPy)."""
+
+    def __init__(self, xp, theta, offsets, height, width, half=None, kernels=False):
+        self.xp, self.theta, self.offsets, self.half, self.kernels = xp, theta, offsets, half, kernels
+        self.overlaps = overlaps(offsets, height, width)
+
+    def add(self, z, q):
+        if self.kernels:
+            return field_kernels.add_field(z, q, self.theta, self.offsets, self.half)
+        return add_field(self.xp, z, q, self.theta, self.overlaps, self.half)
+
+    def theta_gradient(self, g, q):
+        return theta_gradient(self.xp, g, q, self.overlaps, self.half)
+
+    def weights_gradient(self, g, q):
+        if self.kernels:
+            return field_kernels.weights_gradient(g, q, self.theta, self.offsets, self.half)
+        return weights_gradient(self.xp, g, q, self.theta, self.overlaps, self.half)
 
 
 def add_field(xp, z, q, theta, overlap_list, half=None):

@@ -78,6 +78,12 @@ CASES = {
         case("--repeats x", "--repeats"),
         case("--baseline missing", "--baseline", "missing"),
     ],
+    "bench_meanfield": [
+        case("--bogus", "--bogus"),
+        case("--batch 0", "--batch"),
+        case("--labels -2", "--labels"),
+        case("--repeats x", "--repeats"),
+    ],
     "bench_sampler": [
         case("--bogus", "--bogus"),
         case("--labels 1", "--labels"),

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import sampler
+from conftest import run_tool
 from sampler.learning import UnrolledMeanField
 
 OFFSETS = sampler.parse_edges([[0, 1], [1, 0], [1, -2], [0, 9]])  # negative dx; the last has no edges
@@ -157,18 +158,32 @@ def test_bad_settings_name_the_argument(key, value, message):
 
 
 @pytest.mark.gpu
-@pytest.mark.skipif("cupy" not in sampler.available_backends(),
-                    reason=f"no GPU for the CuPy backend: {sampler.backends.cupy_backend.REASON}")
+@pytest.mark.parametrize("backend", [
+    pytest.param("cupy", marks=pytest.mark.skipif("cupy" not in sampler.available_backends(),
+                                                  reason=f"no GPU for the CuPy backend: "
+                                                         f"{sampler.backends.cupy_backend.REASON}")),
+    "numba"])  # the field by Numba kernels (sampler/field_kernels.py)
 @pytest.mark.parametrize("per_class", [0, 2])
 @pytest.mark.parametrize("dtype, tolerance", [("float64", 1e-10), ("float32", 1e-4)])
-def test_cupy_arrays_give_the_numpy_results(dtype, tolerance, per_class):
+def test_other_backends_give_the_numpy_results(dtype, tolerance, per_class, backend):
     if per_class:
         scores, labels, theta, weights = gated(6, per_class, n=3, h=9, w=11)
     else:
         (scores, labels, theta), weights = tiny(6, n=3, h=9, w=11), None
     runs = [UnrolledMeanField(scores, labels, theta, OFFSETS, iterations=4, damping=0.6, backend=b, dtype=dtype,
-                              weights=weights) for b in ("cupy", "numpy")]
+                              weights=weights) for b in (backend, "numpy")]
     assert np.allclose(runs[0].value, runs[1].value, rtol=tolerance)
     assert np.abs(runs[0].marginals - runs[1].marginals).max() < tolerance
-    for gpu, cpu in zip(runs[0].gradients(), runs[1].gradients()):
-        assert isinstance(gpu, np.ndarray) and np.abs(gpu - cpu).max() < tolerance * np.abs(cpu).max()
+    for other, plain in zip(runs[0].gradients(), runs[1].gradients()):
+        assert isinstance(other, np.ndarray) and np.abs(other - plain).max() < tolerance * np.abs(plain).max()
+
+
+def test_benchmark_prints_both_backends_and_the_speed_up(capsys):
+    """tools/bench_meanfield.py: numpy and numba times and their ratio per row, in one run (tiny here)."""
+    assert run_tool("bench_meanfield", ["--batch", "2", "--labels", "3", "--height", "12", "--width", "16",
+                                        "--repeats", "1"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert [row[:2] for row in rows] == [["stationary", "inference"], ["stationary", "learning"],
+                                         ["K=2", "inference"], ["K=2", "learning"]]
+    for row in rows:
+        assert row[-8] == "numpy" and row[-5] == "numba" and row[-2] == "speed-up" and float(row[-1][:-1]) > 0

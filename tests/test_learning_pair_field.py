@@ -1,9 +1,11 @@
 """The pairwise field shared by mean field and the learning code: one-hot in, it is the pairwise
-part of sampler.conditionals; it is its own adjoint; theta_gradient is its exact derivative."""
+part of sampler.conditionals; it is its own adjoint; theta_gradient is its exact derivative; the
+Numba kernels (field_kernels.py) compute the same field."""
 import numpy as np
+import pytest
 
 import sampler
-from sampler import pair_field
+from sampler import field_kernels, pair_field
 
 OFFSETS = sampler.parse_edges([[0, 1], [1, -2], [2, 1], [1, 1], [0, 9]])
 
@@ -41,3 +43,38 @@ def test_theta_gradient_is_the_derivative_in_theta():
         other = np.random.default_rng(10 + seed).normal(size=theta.shape)
         assert abs(np.sum(other * gradient) - np.sum(g * field(q, other))) < 1e-10
     assert not gradient[4].any() and (np.abs(gradient[:4]).max(axis=(1, 2)) > 0.1).all()  # class 4: no edges
+
+
+@pytest.mark.parametrize("tables", [0, 1, 3])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 5, 11, 13)])
+def test_the_kernels_compute_the_array_module_field(shape, tables):
+    """float64: only the order of the additions differs (~1e-15 relative); float32 ~1e-6. The
+    offsets include dx < 0 and a class longer than the small image (no edges there)."""
+    g = np.random.default_rng(tables + shape[0])
+    n, num_labels, h, w = shape
+    q, z = g.random(shape), g.normal(size=shape)
+    theta = g.normal(size=(len(OFFSETS),) + ((tables,) if tables else ()) + (num_labels, num_labels))
+    half = 0.5 * g.normal(0.5, 0.7, (n, tables, h, w)) if tables else None
+    overlap_list = pair_field.overlaps(OFFSETS, h, w)
+    for dtype, tolerance in ((np.float64, 1e-13), (np.float32, 2e-6)):
+        cast = [None if a is None else a.astype(dtype) for a in (z, q, theta, half)]
+        expected = pair_field.add_field(np, cast[0].copy(), *cast[1:3], overlap_list, cast[3])
+        got = field_kernels.add_field(cast[0].copy(), *cast[1:3], OFFSETS, cast[3])
+        assert got.dtype == dtype
+        scale = np.abs(expected - z).max()
+        assert scale > 1 and np.abs(got - expected).max() < tolerance * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 5), (3, 5, 11, 13)])
+def test_the_weights_gradient_kernel_computes_the_array_module_one(shape):
+    g = np.random.default_rng(shape[0])
+    n, num_labels, h, w = shape
+    dz, q = g.normal(size=shape), g.random(shape)
+    theta = g.normal(size=(len(OFFSETS), 2, num_labels, num_labels))
+    half = 0.5 * g.normal(0.5, 0.7, (n, 2, h, w))
+    expected = pair_field.weights_gradient(np, dz, q, theta, pair_field.overlaps(OFFSETS, h, w), half)
+    for dtype, tolerance in ((np.float64, 1e-13), (np.float32, 2e-6)):
+        got = field_kernels.weights_gradient(dz.astype(dtype), q.astype(dtype), theta.astype(dtype), OFFSETS,
+                                             half.astype(dtype))
+        assert got.dtype == dtype and got.shape == half.shape
+        assert np.abs(expected).max() > 1 and np.abs(got - expected).max() < tolerance * np.abs(expected).max()

@@ -5,6 +5,7 @@ model's scores and weights come from its own deploy net. Gated models have no LB
 (sampler.belief_propagation is for stationary tables): their "lbp" entry is absent."""
 import time
 
+import sampler.inference
 from nets.weights import model_tables
 
 from ..evaluation import crf_inputs, model_labels, paired_gain, score
@@ -14,7 +15,7 @@ INFERENCES = ("gibbs", "meanfield", "icm", "lbp")
 # Iterations of the iterative inference methods. LBP's 5, its learners' T: on the run's separate and
 # end-to-end models (first 50 test images) 5 iterations label 99.5% of pixels as 20 do, with
 # body-part accuracy within 0.003 of 20's (10: 99.7%, within 0.003), in half of 10's time.
-ITERATIONS = {"meanfield": 10, "icm": 10, "lbp": 5}
+ITERATIONS = {"meanfield": sampler.inference.ITERATIONS, "icm": sampler.inference.ITERATIONS, "lbp": 5}
 
 
 def inferences(method):
@@ -37,7 +38,7 @@ def evaluate(methods, models, cnn_model, test, burn_in, samples):
         for inference in inferences(method):
             started = time.perf_counter()
             preds = model_labels(model, test["depth"], inference, burn_in=burn_in, samples=samples, inputs=inputs,
-                                 iterations=ITERATIONS.get(inference, 10))
+                                 iterations=ITERATIONS.get(inference, sampler.inference.ITERATIONS))
             results[method.key][inference] = {**score(test["label"], preds, test["depth"]),
                                               "seconds": time.perf_counter() - started}
     return results, cnn

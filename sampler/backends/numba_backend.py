@@ -46,7 +46,7 @@ from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from .. import grid
+from .. import grid, mean_field
 from ..colouring import colouring, schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
@@ -1037,3 +1037,8 @@ def weighted_pair_counts(labels, weights, offsets, num_labels):
     out = np.zeros((len(labels), len(offsets), weights.shape[1], num_labels, num_labels))
     _weighted_pair_counts(labels, weights, offsets, out)
     return out.sum(axis=0)
+
+
+def meanfield(scores, theta, offsets, iterations, damping, weights=None):
+    """numpy_backend's, with the field by Numba kernels (sampler/field_kernels.py)."""
+    return mean_field.meanfield(np, scores, theta, offsets, iterations, damping, weights, kernels=True)

@@ -27,7 +27,8 @@ class UnrolledMeanField:
     """value (N,) float64, marginals (N, L, H, W), and gradients() of value.sum().
 
     dtype "float64" is for checking the gradients against finite differences; backend "cupy"
-    (or "auto" where CuPy runs) keeps the arrays on the GPU, any other backend uses NumPy.
+    (or "auto" where CuPy runs) keeps the arrays on the GPU, any other backend uses NumPy: "numba"
+    (or "auto" on the CPU) with the field's Numba kernels (pair_field.Field), "numpy" without.
     weights (N, K, H, W) with theta (C, K, L, L): image-dependent factors.
     """
 
@@ -41,19 +42,21 @@ class UnrolledMeanField:
         if isinstance(damping, bool) or not isinstance(damping, numbers.Real) or not 0 < damping <= 1:
             raise ValueError(f"damping: expected a number in (0, 1], got {damping!r}")
         self.damping = float(damping)
-        xp = self.xp = _array_module(backend)
+        backend_name = backends.resolve(backend).__name__
+        xp = self.xp = _array_module(backend_name)
         # checks.model returns float32 copies; the float64 path takes the validated input as given
         self.unary = xp.asarray(np.asarray(scores, dtype) if dtype == np.float64 else checked)
         self.theta = xp.asarray(np.asarray(theta, dtype) if dtype == np.float64 else theta_checked)
         self.half = None if weights is None else xp.asarray(
             dtype(0.5) * (np.asarray(weights, dtype) if dtype == np.float64 else weights_checked))
-        self.overlaps = pair_field.overlaps(self.offsets, h, w)
+        self.field = pair_field.Field(xp, self.theta, self.offsets, h, w, self.half,
+                                      kernels=backend_name.endswith(".numba_backend"))
         self.onehot = xp.asarray(labels)[:, None] == xp.arange(num_labels, dtype=xp.uint8)[:, None, None]
 
         q = mean_field.softmax(xp, self.unary)
         self.tape = []  # (q_{t-1}, s_t) per step
         for _ in range(self.iterations):
-            s, q_next = mean_field.step(xp, self.unary, self.theta, self.overlaps, q, self.damping, self.half)
+            s, q_next = mean_field.step(xp, self.unary, q, self.damping, self.field)
             self.tape.append((q, s))
             q = q_next
         self.q = q
@@ -80,10 +83,10 @@ class UnrolledMeanField:
         for q_before, s in reversed(self.tape):
             dz = _softmax_backward(xp, s, a * g)
             d_unary += dz
-            d_theta += pair_field.theta_gradient(xp, dz, q_before, self.overlaps, half)
+            d_theta += self.field.theta_gradient(dz, q_before)
             if half is not None:
-                d_weights += pair_field.weights_gradient(xp, dz, q_before, self.theta, self.overlaps, half)
-            g = pair_field.add_field(xp, (1 - a) * g, dz, self.theta, self.overlaps, half)
+                d_weights += self.field.weights_gradient(dz, q_before)
+            g = self.field.add((1 - a) * g, dz)
         d_unary += _softmax_backward(xp, self.tape[0][0], g)
         if half is None:
             return _host(xp, d_unary), _host(xp, d_theta)
@@ -95,8 +98,8 @@ def _softmax_backward(xp, s, ds):
     return s * (ds - (s * ds).sum(axis=1, keepdims=True))
 
 
-def _array_module(backend):
-    if backends.resolve(backend).__name__.endswith(".cupy_backend"):
+def _array_module(backend_name):
+    if backend_name.endswith(".cupy_backend"):
         import cupy
         return cupy
     return np
