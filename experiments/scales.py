@@ -149,14 +149,19 @@ COMPARISON = {
                            "gated_separate": {"pseudo_likelihood": Budget(600), "meanfield": Budget(30)}})}),
 }
 
-# Measured seconds at the default scale (120x160, batch 8, 2 quiet cores): the plan's cost model
-# (experiments.compare.plan), scaled by pixels for other scales.
+# Measured seconds at the default scale (120x160, batch 8, 2 cores): the plan's cost model
+# (experiments.compare.plan), scaled by pixels for other scales. Gibbs ML, Potts and
+# pseudo-likelihood steps from the training times of the last make compare (52 min; Gibbs ML and
+# Potts 3000 steps in 1.5 minutes, pseudo-likelihood 2000 in 3.0, gated pseudo-likelihood 600 in
+# 2.6); mean field's steps and inference with the field's Numba kernels from tools/bench_meanfield.py
+# (quiet cores: 1.65 s a step, K = 2 4.8 s; 0.074 and 0.195 s an image); the rest as before.
 COSTS = {
-    "step": {"gibbs_ml": 0.018, "potts": 0.018, "pseudo_likelihood": 0.054, "meanfield": 1.4, "loopy_bp": 4.0,
-             "joint": 0.25, "gated_separate": 0.1, "gated_separate_meanfield": 3.0, "cnn": 0.17},
+    "step": {"gibbs_ml": 0.03, "potts": 0.03, "pseudo_likelihood": 0.089, "meanfield": 1.7, "loopy_bp": 4.0,
+             "joint": 0.25, "gated_separate": 0.1, "gated_separate_pseudo_likelihood": 0.26,
+             "gated_separate_meanfield": 4.8, "cnn": 0.17},
     "score_image": 0.015,  # the CNN's scores of one training image
-    "infer_image": {"gibbs": 0.10, "meanfield": 0.214, "icm": 0.025, "lbp": 0.33},
-    "infer_image_gated": {"gibbs": 0.134, "meanfield": 0.49, "icm": 0.056},
+    "infer_image": {"gibbs": 0.10, "meanfield": 0.074, "icm": 0.025, "lbp": 0.33},
+    "infer_image_gated": {"gibbs": 0.134, "meanfield": 0.195, "icm": 0.056},
 }
 DEFAULT_PIXELS = 120 * 160
 

@@ -14,18 +14,23 @@ dot products per row measured 10x slower. tools/bench_meanfield.py times both fo
 import numba
 import numpy as np
 
+from .lbp_kernels import _padded, _product  # the L x L product of a label-major block (explicit vectors)
+
 
 def add_field(z, q, theta, offsets, half=None):
-    """z += field(q), in place, for C-contiguous NumPy z, q (N, L, H, W) of one float dtype;
-    returns z. theta (C, L, L), or with half (N, K, H, W) the halved weights (sampler/gating.py)
-    (C, K, L, L): edge (i, j) of class c has the table sum_k w_k(i, j) theta[c, k]."""
-    theta = np.ascontiguousarray(theta, dtype=q.dtype)
-    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
-    if half is None:
-        _add_field(z, q, theta, np.ascontiguousarray(theta.transpose(0, 2, 1)), offsets)
-    else:
-        _add_weighted_field(z, q, theta, np.ascontiguousarray(theta.transpose(0, 1, 3, 2)),
-                            np.ascontiguousarray(half, dtype=q.dtype), offsets)
+    """z += field(q), in place, for C-contiguous float32 NumPy z, q (N, L, H, W); returns z. theta
+    (C, L, L), or with half (N, K, H, W) the halved weights (sampler/gating.py) (C, K, L, L): edge
+    (i, j) of class c has the table sum_k w_k(i, j) theta[c, k]."""
+    if q.dtype != np.float32 or z.dtype != np.float32:
+        raise ValueError(f"field_kernels.add_field: float32 arrays only, got {z.dtype} and {q.dtype}")
+    theta = np.asarray(theta, dtype=np.float32)
+    tables = theta[:, None] if half is None else theta  # (C, K, L, L)
+    # _product's layout, [m * L + l] = T[l, m]: T = theta for the neighbour at +d (row 2c), its
+    # transpose for the one at -d (row 2c + 1)
+    stacked = np.stack([tables.transpose(0, 1, 3, 2), tables], axis=1).reshape(2 * len(theta), tables.shape[1], -1)
+    halves = np.zeros((1, 1, 1, 1), np.float32) if half is None else half  # read only when weighted
+    _add_field(z, q, np.ascontiguousarray(stacked), np.ascontiguousarray(halves, dtype=np.float32),
+               np.ascontiguousarray(offsets, dtype=np.int64), half is not None)
     return z
 
 
@@ -39,61 +44,40 @@ def _span(y, dy, dx, height, width):
     return row, start, end
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"contract"})
-def _add_field(z, q, theta, transposed, offsets):
-    """The stationary field: pixel i gets theta[c] q_{i+d_c} and transposed[c] q_{i-d_c}."""
+@numba.njit(parallel=True, cache=True)
+def _add_field(z, q, tables, half, offsets, weighted):
+    """Per image row, per class, neighbour side and table k: the neighbours' q (times the edge
+    weights w_k = half_k(here) + half_k(neighbour), gating.py's sum, when weighted) copied into a
+    label-major block, one _product with the table, and the result added to the row's total."""
     n, num_labels, height, width = q.shape
+    widest = _padded(width)
     for task in numba.prange(n * height):
         image, y = task // height, task % height
         total = z[image, :, y, :].copy()
+        block = np.zeros(num_labels * widest, dtype=np.float32)
+        out = np.empty(num_labels * widest, dtype=np.float32)
+        weight = np.empty(width, dtype=np.float32)
         for c in range(offsets.shape[0]):
-            for sign in (1, -1):
+            for side in range(2):
+                sign = 1 - 2 * side
                 dy, dx = sign * offsets[c, 0], sign * offsets[c, 1]
                 row, start, end = _span(y, dy, dx, height, width)
                 if row < 0:
                     continue
-                table = theta[c] if sign == 1 else transposed[c]
-                for m in range(num_labels):
-                    neighbour = q[image, m, row, start + dx:end + dx]
+                count = end - start
+                span = _padded(count)
+                for k in range(tables.shape[1]):
+                    if weighted:
+                        weight[:count] = half[image, k, y, start:end] + half[image, k, row, start + dx:end + dx]
+                        for m in range(num_labels):
+                            block[m * span:m * span + count] = weight[:count] * q[image, m, row, start + dx:end + dx]
+                    else:
+                        for m in range(num_labels):
+                            block[m * span:m * span + count] = q[image, m, row, start + dx:end + dx]
+                    _product(block, tables[2 * c + side, k], num_labels, span, out)
                     for l in range(num_labels):
-                        t = table[l, m]
-                        out = total[l, start:end]
-                        for x in range(end - start):
-                            out[x] += t * neighbour[x]
+                        total[l, start:end] += out[l * span:l * span + count]
         z[image, :, y, :] = total
-
-
-@numba.njit(parallel=True, cache=True, fastmath={"contract"})
-def _add_weighted_field(z, q, theta, transposed, half, offsets):
-    """The image-dependent field: the edge to the neighbour at (y + dy, x + dx) weighs
-    w_k = half_k(y, x) + half_k(neighbour) (gating.py's sum, in its order) on table k."""
-    n, num_labels, height, width = q.shape
-    tables = half.shape[1]
-    for task in numba.prange(n * height):
-        image, y = task // height, task % height
-        total = z[image, :, y, :].copy()
-        weighted = np.empty(width, dtype=q.dtype)
-        for c in range(offsets.shape[0]):
-            for sign in (1, -1):
-                dy, dx = sign * offsets[c, 0], sign * offsets[c, 1]
-                row, start, end = _span(y, dy, dx, height, width)
-                if row < 0:
-                    continue
-                for k in range(tables):
-                    table = theta[c, k] if sign == 1 else transposed[c, k]
-                    here, there = half[image, k, y, start:end], half[image, k, row, start + dx:end + dx]
-                    for m in range(num_labels):
-                        neighbour = q[image, m, row, start + dx:end + dx]
-                        for x in range(end - start):
-                            weighted[x] = (here[x] + there[x]) * neighbour[x]
-                        for l in range(num_labels):
-                            t = table[l, m]
-                            out = total[l, start:end]
-                            for x in range(end - start):
-                                out[x] += t * weighted[x]
-        z[image, :, y, :] = total
-
-
 
 
 def weights_gradient(g, q, theta, offsets, half):

@@ -9,6 +9,8 @@ derivative in theta. With image-dependent factors (sampler/gating.py) edge (i, j
 has the table sum_k w_k(i, j) theta[c, k], symmetric in the same way; weights_gradient is the
 derivative in the weights.
 """
+import numpy as np
+
 from . import field_kernels, grid
 
 CHUNK = 4  # images per pass: at L=20, 120x160 their q, z and products (float32) stay in cache
@@ -22,11 +24,12 @@ def overlaps(offsets, height, width):
 class Field:
     """The field of one model (theta, and half: None or add_field's halved weights) at one image
     size: add(z, q) (add_field), theta_gradient(g, q) and weights_gradient(g, q). kernels: add and
-    weights_gradient by field_kernels.py's Numba kernels (NumPy arrays; 2-4x and 1.7x faster on
-    the CPU: tools/bench_meanfield.py) instead of this module's array-module form (NumPy or CuPy)."""
+    weights_gradient by field_kernels.py's Numba kernels (float32 NumPy arrays; faster on the CPU:
+    tools/bench_meanfield.py) instead of this module's array-module form (NumPy or CuPy)."""
 
     def __init__(self, xp, theta, offsets, height, width, half=None, kernels=False):
-        self.xp, self.theta, self.offsets, self.half, self.kernels = xp, theta, offsets, half, kernels
+        self.xp, self.theta, self.offsets, self.half = xp, theta, offsets, half
+        self.kernels = kernels and theta.dtype == np.float32  # float64 (gradient checks): this module's form
         self.overlaps = overlaps(offsets, height, width)
 
     def add(self, z, q):

@@ -46,7 +46,7 @@ from numba import get_thread_id, njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from .. import grid, mean_field
+from .. import grid
 from ..colouring import colouring, schedule_plan
 
 SAMPLE, IMPROVE = 0, 1
@@ -1041,4 +1041,6 @@ def weighted_pair_counts(labels, weights, offsets, num_labels):
 
 def meanfield(scores, theta, offsets, iterations, damping, weights=None):
     """numpy_backend's, with the field by Numba kernels (sampler/field_kernels.py)."""
+    from .. import mean_field  # here: field_kernels uses lbp_kernels, which imports this module
+
     return mean_field.meanfield(np, scores, theta, offsets, iterations, damping, weights, kernels=True)
