@@ -102,23 +102,22 @@ COMPARISON = {
                                      "loopy_bp": Budget(2)}}, cnn_iterations=24, gibbs=24),
         "low_data": Regime({"separate": {"potts": Budget(24), "pseudo_likelihood": Budget(12), "meanfield": Budget(2),
                                          "loopy_bp": Budget(2)}}, cnn_iterations=48, train_images=24, gibbs=24)}),
-    # Cost model (measured on a quiet 2-core machine at 120x160; COSTS below): per training step at
-    # batch 8 on stored scores Gibbs / Potts 0.016-0.020 s, pseudo-likelihood 0.054 s, unrolled
-    # mean field (T=5) 1.4 s, loopy BP (T=5) ~4 s; an end-to-end step 0.18-0.25 s; a stage-1 CNN
-    # step 0.17 s; the CNN's scores ~0.015 s per training image. Inference per test image: stationary
-    # Gibbs (20+50 sweeps) 0.10 s, mean field (10 it.) 0.21 s, ICM 0.025 s, LBP (5 it.,
-    # experiments/compare/evaluate.py ITERATIONS) 0.33 s; gated Gibbs 0.13 s, mean field 0.49 s,
-    # ICM 0.056 s (no LBP for gated models). A later machine ran MF and PL steps 1.5x and 1.8x slower.
+    # Cost model (COSTS below, 120x160, batch 8): per training step on stored scores Gibbs / Potts
+    # 0.03 s, pseudo-likelihood 0.089 s, unrolled mean field (T=5, the field's Numba kernels) 1.7 s,
+    # loopy BP (T=5) ~4 s; an end-to-end step 0.18-0.25 s; a stage-1 CNN step 0.17 s; the CNN's
+    # scores ~0.015 s per training image. Inference per test image: stationary Gibbs (20+50 sweeps)
+    # 0.10 s, mean field (10 it.) 0.074 s, ICM 0.025 s, LBP (5 it., experiments/compare/evaluate.py
+    # ITERATIONS) 0.33 s; gated Gibbs 0.13 s, mean field 0.195 s, ICM 0.056 s (no LBP for gated models).
     # Planned minutes (tools/compare_learning.py prints this plan from COSTS), 50 test images:
     #   regime     CNN + scores    learners                              evaluation            total
-    #   default    0 (the run's)   12.8: Potts 0.9, PL 1.8, MF 2.3,      6.2 (8 stationary x4,  19.0
+    #   default    0 (the run's)   17.3: Potts 1.5, PL 3.0, MF 2.8,      4.5 (8 stationary x4,  21.8
     #                              LBP 2.7, PL end to end 3.1, gated     3 gated x3)
-    #                              PL 1.0, gated MF 1.0
-    #   weak       0.4 + 0.5       3.6: 0.7-0.75 each (5 learners)       3.3 (6 stationary x4)   7.9
-    #   low_data   1.4 + 0.05      3.6: 0.7-0.75 each                    3.3                     8.4
-    #   all regimes: 35 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all);
-    #   make compare took 1.15x its plan on one machine (49.3 minutes against 42.8, LBP inference at
-    #   10) and 1.48x on a slower one (52.1 against 35.2: mean-field steps 3.35 s, PL 0.089 s).
+    #                              PL 2.6, gated MF 1.6
+    #   weak       0.4 + 0.5       5.2: 0.7-1.25 each (5 learners)       2.6 (6 stationary x4)   8.8
+    #   low_data   1.4 + 0.05      5.2: 0.7-1.25 each                    2.6                     9.3
+    #   all regimes: 40 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
+    #   Earlier cost models (NumPy mean field) under-predicted: make compare took 1.15x its plan on
+    #   one machine (49.3 minutes against 42.8) and 1.48x on a slower one (52.1 against 35.2).
     # LBP inference at 10 iterations (0.70 s an image) was 2/3 of the evaluation; at 5 it is half
     # of it. A faster LBP leaves room for more test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
