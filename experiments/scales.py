@@ -116,8 +116,9 @@ COMPARISON = {
     #   weak       0.4 + 0.5       5.2: 0.7-1.25 each (5 learners)       2.6 (6 stationary x4)   8.8
     #   low_data   1.4 + 0.05      5.2: 0.7-1.25 each                    2.6                     9.3
     #   all regimes: 40 minutes, plus Caffe's start-up per stage (a few seconds each, ~2 min in all).
-    #   Earlier cost models (NumPy mean field) under-predicted: make compare took 1.15x its plan on
-    #   one machine (49.3 minutes against 42.8) and 1.48x on a slower one (52.1 against 35.2).
+    #   make compare took 0.91x this plan (36.4 minutes, mean field by the field's kernels); earlier
+    #   cost models (NumPy mean field) under-predicted: 1.15x on one machine (49.3 minutes against
+    #   42.8) and 1.48x on a slower one (52.1 against 35.2).
     # LBP inference at 10 iterations (0.70 s an image) was 2/3 of the evaluation; at 5 it is half
     # of it. A faster LBP leaves room for more test images (update COSTS and test_images together).
     # The first 50 test images only (the same for every regime and method): intervals about
@@ -150,7 +151,7 @@ COMPARISON = {
 
 # Measured seconds at the default scale (120x160, batch 8, 2 cores): the plan's cost model
 # (experiments.compare.plan), scaled by pixels for other scales. Gibbs ML, Potts and
-# pseudo-likelihood steps from the training times of the last make compare (52 min; Gibbs ML and
+# pseudo-likelihood steps from the training times of the 52-minute make compare (Gibbs ML and
 # Potts 3000 steps in 1.5 minutes, pseudo-likelihood 2000 in 3.0, gated pseudo-likelihood 600 in
 # 2.6); mean field's steps and inference with the field's Numba kernels from tools/bench_meanfield.py
 # (quiet cores: 1.65 s a step, K = 2 4.8 s; 0.074 and 0.195 s an image); the rest as before.
