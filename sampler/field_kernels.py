@@ -7,9 +7,10 @@ whole images and then adds them shifted into z: the products are fast BLAS, but 
 temporary the size of the scores that the strided add reads back, so a field is memory-bound (two
 cores ~1.8 busy, and slower still on a loaded machine). Here each row of z is summed in a local
 (L, W) buffer that stays in the L1 cache while every class's neighbour rows of q stream past it,
-copied into a label-major block and multiplied by the table: no temporaries. Same multiply-adds, summed in another order (float32: differences ~1e-6 of the
-field's size). theta_gradient stays one BLAS product per image (pair_field.py): a kernel of L x L
-dot products per row measured 10x slower. tools/bench_meanfield.py times both forms.
+copied into a label-major block and multiplied by the table: no temporaries. Same multiply-adds,
+summed in another order (float32: differences ~1e-6 of the field's size). theta_gradient stays one
+BLAS product per image (pair_field.py): a kernel of L x L dot products per row measured 10x
+slower. tools/bench_meanfield.py times both forms.
 
 The products are lbp_kernels._product (explicit vectors). Numba's on-disk cache checks only the
 file that defines a kernel, so after an edit to _product (or to the numba_backend intrinsics it
